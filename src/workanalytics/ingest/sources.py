@@ -1,0 +1,377 @@
+"""Readers that turn a file into *raw* canonical legs, as a stream of Arrow batches.
+
+Every reader yields the same schema: each canonical column as text, ``_line`` (where the row
+stands in its file, for messages) and ``_source_error`` (what the reader itself could not
+make sense of). Typing and the leg rules are applied afterwards, once, by
+:func:`workanalytics.legs.validated_select`, so every format is checked the same way.
+
+Readers stream in blocks: a file of any size is read with bounded memory.
+"""
+
+from __future__ import annotations
+
+import csv
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from workanalytics.legs import (
+    COLUMN_NAMES,
+    COLUMNS,
+    LINE_COLUMN,
+    REQUIRED_COLUMNS,
+    SOURCE_ERROR_COLUMN,
+    lit,
+    q,
+)
+
+RAW_SCHEMA = pa.schema(
+    [pa.field(name, pa.string()) for name in COLUMN_NAMES]
+    + [pa.field(LINE_COLUMN, pa.int64()), pa.field(SOURCE_ERROR_COLUMN, pa.string())]
+)
+BLOCK_BYTES = 16 << 20
+PARQUET_BATCH_ROWS = 256 * 1024
+
+#: Called with (bytes or rows done, total) as a reader advances.
+ProgressCallback = Callable[[int, int], None]
+
+
+class SourceError(ValueError):
+    """The file as a whole cannot be read (wrong columns, not the format it claims...)."""
+
+    def __init__(self, path: Path, message: str):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+@dataclass
+class LegSource(ABC):
+    """One input file and how to read it."""
+
+    path: Path
+    ignore_unknown: bool = False
+    on_progress: ProgressCallback | None = field(default=None, repr=False)
+
+    #: Name used by ``--format``.
+    format_name: ClassVar[str] = ""
+    #: The :class:`SourceError` that stopped the last :meth:`reader`, if any.
+    failure: SourceError | None = field(default=None, init=False, repr=False)
+
+    @abstractmethod
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Raw batches in :data:`RAW_SCHEMA`; raises :class:`SourceError` for a bad file."""
+
+    def reader(self) -> pa.RecordBatchReader:
+        """The batches as a stream a query engine can scan.
+
+        An engine reports a failure inside a stream as its own error; the reader's own
+        :class:`SourceError` is kept in :attr:`failure` so the caller can report that instead.
+        """
+        self.failure = None
+
+        def guarded() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from self.batches()
+            except SourceError as exc:
+                self.failure = exc
+                raise
+
+        return pa.RecordBatchReader.from_batches(RAW_SCHEMA, guarded())
+
+    def locate(self, line: int) -> str:
+        """Where a row stands, as people read it: ``legs.csv:17``."""
+        return f"{self.path}:{line}"
+
+    def _progress(self, done: int, total: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(done, total)
+
+    def _check_columns(self, names: list[str]) -> None:
+        missing = sorted(REQUIRED_COLUMNS - set(names))
+        if missing:
+            raise SourceError(self.path, f"missing required column(s): {', '.join(missing)}")
+        unknown = [n for n in names if n not in COLUMN_NAMES]
+        if unknown and not self.ignore_unknown:
+            raise SourceError(
+                self.path,
+                f"unknown column(s): {', '.join(unknown)} "
+                "(expected canonical leg columns; --ignore-unknown skips them)",
+            )
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SourceError(self.path, f"column(s) named twice: {', '.join(dupes)}")
+
+
+def _to_raw(table: pa.Table, lines: pa.Array, errors: pa.Array | None = None) -> pa.RecordBatch:
+    """Reshape a table of text columns into :data:`RAW_SCHEMA` (absent columns as nulls)."""
+    n = len(lines)
+    arrays = []
+    for name in COLUMN_NAMES:
+        if name in table.column_names:
+            arrays.append(table.column(name).combine_chunks().cast(pa.string()))
+        else:
+            arrays.append(pa.nulls(n, pa.string()))
+    arrays.append(lines)
+    arrays.append(errors if errors is not None else pa.nulls(n, pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, schema=RAW_SCHEMA)
+
+
+class CsvSource(LegSource):
+    """Canonical CSV: a header naming the columns (any order), then one leg per line."""
+
+    format_name = "csv"
+
+    def locate(self, line: int) -> str:
+        return f"{self.path}:{line}"
+
+    def _header(self) -> list[str]:
+        with open(self.path, newline="", encoding="utf-8-sig") as fh:
+            try:
+                header = next(csv.reader(fh))
+            except StopIteration:
+                raise SourceError(self.path, "the file is empty; expected a header row") from None
+            except (UnicodeDecodeError, csv.Error) as exc:
+                raise SourceError(self.path, f"line 1: cannot read the header: {exc}") from None
+        return [h.strip() for h in header]
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        names = self._header()
+        self._check_columns(names)
+        total = self.path.stat().st_size
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(
+                    column_names=names, skip_rows=1, block_size=BLOCK_BYTES
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                    include_columns=[n for n in names if n in COLUMN_NAMES],
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            raise SourceError(self.path, f"not a readable CSV file: {exc}") from None
+        next_line = 2  # line 1 is the header; one record per line
+        done = 0
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                raise SourceError(self.path, f"near line {next_line}: {exc}") from None
+            n = batch.num_rows
+            lines = pa.array(np.arange(next_line, next_line + n, dtype=np.int64))
+            next_line += n
+            done += batch.nbytes
+            self._progress(min(done, total), total)
+            yield _to_raw(pa.Table.from_batches([batch]), lines)
+        self._progress(total, total)
+
+
+def _split_lines(block: bytes, first_line: int) -> tuple[pa.Array, pa.Array]:
+    """Lines of a block of text, with their line numbers, without a Python loop per line."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == 0x0A)
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(data)]))
+    if len(stops) and stops[-1] == starts[-1]:  # nothing after the last newline
+        starts, stops = starts[:-1], stops[:-1]
+    offsets = np.empty(len(starts) + 1, dtype=np.int64)
+    offsets[:-1] = starts
+    offsets[-1] = len(data)
+    # Each line spans [start, next start); the newline is stripped below.
+    texts = pa.LargeStringArray.from_buffers(
+        len(starts), pa.py_buffer(offsets.tobytes()), pa.py_buffer(block)
+    )
+    texts = pc.utf8_rtrim(texts.cast(pa.large_binary()).cast(pa.large_string()), characters="\r\n")
+    numbers = pa.array(np.arange(first_line, first_line + len(starts), dtype=np.int64))
+    return texts, numbers
+
+
+def _blocks(path: Path, on_progress: ProgressCallback | None) -> Iterator[tuple[bytes, int]]:
+    """Blocks of whole lines, each with the number of its first line."""
+    total = path.stat().st_size
+    done = 0
+    line = 1
+    carry = b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(BLOCK_BYTES)
+            if not chunk:
+                break
+            done += len(chunk)
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            block, carry = data[:cut], data[cut:]
+            yield block, line
+            line += block.count(b"\n")
+            if on_progress:
+                on_progress(done, total)
+    if carry:
+        yield carry, line
+
+
+class JsonLinesSource(LegSource):
+    """Canonical JSON Lines: one object per line with the canonical keys."""
+
+    format_name = "jsonl"
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        con = duckdb.connect()
+        known = "[" + ", ".join(lit(n) for n in COLUMN_NAMES) + "]"
+        unknown_check = (
+            "NULL"
+            if self.ignore_unknown
+            else (
+                f"CASE WHEN len(list_filter(json_keys(text), lambda k: NOT list_contains({known}, k))) > 0 "
+                f"THEN 'unknown key(s): ' || array_to_string(list_filter(json_keys(text), "
+                f"lambda k: NOT list_contains({known}, k)), ', ') || "
+                f"' (--ignore-unknown skips them)' END"
+            )
+        )
+        # JSON scalars of any type become their text; JSON null becomes NULL.
+        cols = ",\n".join(
+            f"CASE json_type(text, {lit('$.' + n)}) "
+            f"WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN json_extract_string(text, {lit('$.' + n)}) "
+            f"ELSE json_extract(text, {lit('$.' + n)})::VARCHAR END AS {q(n)}"
+            for n in COLUMN_NAMES
+        )
+        # Invalid lines are swapped for '{}' first: DuckDB may evaluate every branch of a
+        # CASE, and the JSON functions throw on malformed input.
+        sql = f"""
+            SELECT {cols}, line AS {q(LINE_COLUMN)},
+              CASE WHEN NOT valid THEN 'not valid JSON'
+                   WHEN NOT ok THEN 'expected a JSON object'
+                   ELSE {unknown_check} END AS {q(SOURCE_ERROR_COLUMN)}
+            FROM (SELECT CASE WHEN ok THEN safe ELSE '{{}}' END AS text, line, valid, ok
+              FROM (SELECT safe, line, valid, valid AND json_type(safe) = 'OBJECT' AS ok
+                FROM (SELECT CASE WHEN valid THEN text ELSE '{{}}' END AS safe, line, valid
+                  FROM (SELECT text, line, json_valid(text) AS valid FROM lines
+                        WHERE trim(text) <> ''))))
+        """
+        for block, first_line in _blocks(self.path, self.on_progress):
+            texts, numbers = _split_lines(block, first_line)
+            lines = pa.table({"text": texts, "line": numbers})  # noqa: F841 (read by DuckDB)
+            try:
+                table = con.sql(sql).to_arrow_table()
+            except duckdb.Error as exc:
+                raise SourceError(self.path, f"near line {first_line}: {exc}") from None
+            if table.num_rows:
+                yield _to_raw(
+                    table,
+                    table.column(LINE_COLUMN).combine_chunks(),
+                    table.column(SOURCE_ERROR_COLUMN).combine_chunks(),
+                )
+        con.close()
+
+
+def _text_column(array: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A Parquet column as canonical text: instants as epoch ms, booleans as true/false."""
+    t = array.type
+    if pa.types.is_timestamp(t):
+        return pc.cast(pc.cast(array, pa.timestamp("ms", tz=t.tz)), pa.int64()).cast(pa.string())
+    if pa.types.is_dictionary(t):
+        return array.cast(t.value_type).cast(pa.string())
+    return array.cast(pa.string())
+
+
+class ParquetSource(LegSource):
+    """Canonical Parquet: the same column names; instants as UTC timestamps or epoch ms."""
+
+    format_name = "parquet"
+
+    def locate(self, line: int) -> str:
+        return f"{self.path}: row {line}"
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            pf = pq.ParquetFile(self.path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceError(self.path, f"not a readable Parquet file: {exc}") from None
+        names = pf.schema_arrow.names
+        self._check_columns(names)
+        wanted = [n for n in names if n in COLUMN_NAMES]
+        total = pf.metadata.num_rows
+        row = 1
+        for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted):
+            table = pa.table({n: _text_column(batch.column(n)) for n in wanted})
+            lines = pa.array(np.arange(row, row + batch.num_rows, dtype=np.int64))
+            row += batch.num_rows
+            self._progress(row - 1, total)
+            yield _to_raw(table, lines)
+
+
+#: ``--format`` names, and the file suffixes that select them.
+SOURCE_FORMATS: dict[str, type[LegSource]] = {
+    "csv": CsvSource,
+    "jsonl": JsonLinesSource,
+    "parquet": ParquetSource,
+}
+SUFFIX_FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".json": "8x8-json",
+}
+
+
+def register_format(name: str, cls: type[LegSource]) -> None:
+    SOURCE_FORMATS[name] = cls
+
+
+def detect_format(path: Path) -> str:
+    fmt = SUFFIX_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        accepted = ", ".join(sorted(SUFFIX_FORMATS))
+        raise SourceError(
+            path, f"cannot tell the format from the name (accepted: {accepted}); use --format"
+        )
+    return fmt
+
+
+def open_source(
+    path: Path,
+    fmt: str | None = None,
+    *,
+    ignore_unknown: bool = False,
+    on_progress: ProgressCallback | None = None,
+) -> LegSource:
+    """The reader for ``path``, by ``fmt`` or else by its suffix."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(path, "no such file")
+    name = fmt or detect_format(path)
+    cls = SOURCE_FORMATS.get(name)
+    if cls is None:
+        raise SourceError(
+            path, f"unknown format {name!r}; expected one of {', '.join(sorted(SOURCE_FORMATS))}"
+        )
+    return cls(path, ignore_unknown=ignore_unknown, on_progress=on_progress)
+
+
+__all__ = [
+    "COLUMNS",
+    "RAW_SCHEMA",
+    "LegSource",
+    "SourceError",
+    "detect_format",
+    "open_source",
+    "register_format",
+]

@@ -1,0 +1,355 @@
+"""The Extension Summary: which legs count, for whom, and the 45 fields, defined once.
+
+``extension-summary.md`` §2 and §3 live here. The engine, the API, the client and the docs
+all read :data:`FIELDS`; nothing else lists the fields.
+
+The computation has two layers, so that every field can be derived from additive numbers
+(which is what lets a window be split, or rolled up per day, and still give exact answers):
+
+1. :data:`MEASURES`: additive counts and millisecond sums per (PBX, extension), each an
+   aggregate over *credits*: one row per (counted leg, extension it is credited to).
+2. :data:`FIELDS`: each field is a measure, a sum or difference of other fields, or a
+   floored ratio of them (percentages and averages, 0 when the divisor is 0).
+
+The SQL emitted is plain: ``CASE``, ``SUM``, ``COUNT``, ``coalesce``. Anything an engine
+spells its own way (integer division) is passed in by that engine's module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import orjson
+
+from workanalytics.legs import STATUS_COMPLETED, lit, q
+
+# --- §2: which legs count, and for whom --------------------------------------------------
+
+#: A leg counts when it is completed and not a phone calling itself (system activity).
+#: The window predicate is added by the caller, since engines store windows their own way.
+COUNTED_LEG_PREDICATE = (
+    f"status = {lit(STATUS_COMPLETED)} "
+    "AND (caller_ext IS NULL OR callee_ext IS NULL OR caller_ext <> callee_ext)"
+)
+
+#: Columns of a credits relation, derived from a counted leg for the extension credited.
+CREDIT_COLUMNS = (
+    "pbx_id",
+    "extension",
+    "inbound",
+    "internal",
+    "answered",
+    "abandoned",
+    "voicemail",
+    "ring_ms",
+    "talk_ms",
+)
+
+#: Derived leg quantities (call-legs.md, "Derived, never stored twice").
+ANSWERED_SQL = "(connect_time IS NOT NULL)"
+RING_MS_SQL = "(coalesce(connect_time, end_time) - start_time)"
+TALK_MS_SQL = "(CASE WHEN connect_time IS NULL THEN 0 ELSE end_time - connect_time END)"
+
+
+def credits_sql(counted_legs: str) -> str:
+    """Credit each counted leg to its callee (inbound) and its caller (outbound).
+
+    ``counted_legs`` is a relation of canonical legs already restricted to the window and
+    :data:`COUNTED_LEG_PREDICATE`. A leg is internal when both sides are extensions.
+    """
+    common = (
+        f"{ANSWERED_SQL} AS answered, abandoned, voicemail, "
+        f"{RING_MS_SQL} AS ring_ms, {TALK_MS_SQL} AS talk_ms"
+    )
+    return (
+        f"SELECT pbx_id, callee_ext AS extension, TRUE AS inbound, "
+        f"caller_ext IS NOT NULL AS internal, {common} "
+        f"FROM {counted_legs} WHERE callee_ext IS NOT NULL\n"
+        f"UNION ALL\n"
+        f"SELECT pbx_id, caller_ext AS extension, FALSE AS inbound, "
+        f"callee_ext IS NOT NULL AS internal, {common} "
+        f"FROM {counted_legs} WHERE caller_ext IS NOT NULL"
+    )
+
+
+# --- layer 1: additive measures over credits -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An additive number per (PBX, extension): a count of credits, or a sum over them."""
+
+    name: str
+    #: SQL condition on a credit row selecting what is counted or summed.
+    where: str
+    #: ``None`` counts credits; else the credit column summed.
+    sum_of: str | None = None
+
+    def sql(self) -> str:
+        value = "1" if self.sum_of is None else self.sum_of
+        return f"SUM(CASE WHEN {self.where} THEN {value} ELSE 0 END)"
+
+
+_IX = "inbound AND NOT internal"
+_IN = "inbound AND internal"
+_OX = "NOT inbound AND NOT internal"
+_ON = "NOT inbound AND internal"
+
+MEASURES: tuple[Measure, ...] = (
+    Measure("ext_in_total", _IX),
+    Measure("ext_in_answered", f"{_IX} AND answered"),
+    Measure("ext_in_abandoned", f"{_IX} AND abandoned"),
+    Measure("int_in_total", _IN),
+    Measure("int_in_answered", f"{_IN} AND answered"),
+    Measure("int_in_abandoned", f"{_IN} AND abandoned"),
+    Measure("ext_out_total", _OX),
+    Measure("ext_out_answered", f"{_OX} AND answered"),
+    Measure("int_out_total", _ON),
+    Measure("int_out_answered", f"{_ON} AND answered"),
+    Measure("to_voicemail", "inbound AND voicemail"),
+    Measure("ring_ms", "TRUE", sum_of="ring_ms"),
+    Measure("ringing_legs", "ring_ms > 0"),
+    Measure("in_talk_ms", "inbound", sum_of="talk_ms"),
+    Measure("out_talk_ms", "NOT inbound", sum_of="talk_ms"),
+    # Abandoned time is ring time over exactly the legs Total_Abandoned counts.
+    Measure(
+        "abandoned_ring_ms",
+        "(inbound AND abandoned) OR (NOT inbound AND NOT answered)",
+        sum_of="ring_ms",
+    ),
+)
+MEASURE_NAMES = tuple(m.name for m in MEASURES)
+
+
+def measures_sql(credits: str, group_by: Sequence[str] = ("pbx_id", "extension")) -> str:
+    """Aggregate a credits relation into one row of measures per group."""
+    keys = ", ".join(group_by)
+    aggs = ",\n  ".join(f"{m.sql()} AS {m.name}" for m in MEASURES)
+    return f"SELECT {keys},\n  {aggs}\nFROM ({credits}) AS credits\nGROUP BY {keys}"
+
+
+# --- layer 2: the 45 fields -----------------------------------------------------------------
+
+FieldKind = Literal["directory", "count", "duration", "percent", "average"]
+FloorDiv = Callable[[str, str], str]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One report field. ``position`` is its place in the v2 answer (1-based)."""
+
+    position: int
+    name: str
+    kind: FieldKind
+    #: How it is computed, in the spec's words; the docs print this.
+    definition: str
+    #: ``("m", measure)``, ``("sum", f1, f2...)``, ``("diff", f1, f2)``, ``("ratio", n, d, k)``
+    #: with ``k`` the multiplier, or ``("dir", column)``; names refer to measures or fields.
+    formula: tuple[str, ...]
+    in_v1: bool = True
+
+    @property
+    def additive(self) -> bool:
+        """Adding this field over consecutive windows gives the whole window's value."""
+        return self.kind in ("count", "duration")
+
+    @property
+    def snake_name(self) -> str:
+        return self.name.lower()
+
+
+def _f(pos, name, kind, definition, *formula, v1=True) -> Field:
+    return Field(pos, name, kind, definition, tuple(formula), v1)
+
+
+FIELDS: tuple[Field, ...] = (
+    _f(1, "PbxId", "directory", "PBX name", "key", "pbx_id"),
+    _f(2, "Extension", "directory", "extension", "key", "extension"),
+    _f(3, "ServiceType", "directory", "directory service type; UE when unknown", "dir", "service_type"),
+    _f(4, "FirstName", "directory", "directory first name", "dir", "first_name"),
+    _f(5, "LastName", "directory", "directory last name", "dir", "last_name"),
+    _f(6, "Branch", "directory", "directory branch", "dir", "branch"),
+    _f(7, "Department", "directory", "directory department", "dir", "department"),
+    _f(8, "External_Inbound_Total", "count", "|IX|", "m", "ext_in_total"),
+    _f(9, "External_Inbound_Answered", "count", "answered in IX", "m", "ext_in_answered"),
+    _f(10, "External_Inbound_Abandoned", "count", "abandoned in IX", "m", "ext_in_abandoned"),
+    _f(11, "Percent_External_Inbound_Answered", "percent", "floor(100 * #9 / #8), 0 when #8 = 0",
+       "ratio", "External_Inbound_Answered", "External_Inbound_Total", "100"),
+    _f(12, "External_Inbound_Missed", "count", "not answered in IX",
+       "diff", "ext_in_total", "ext_in_answered"),
+    _f(13, "External_Outbound_Total", "count", "|OX|", "m", "ext_out_total"),
+    _f(14, "External_Outbound_Answered", "count", "answered in OX", "m", "ext_out_answered"),
+    _f(15, "Percent_External_Outbound_Answered", "percent", "floor(100 * #14 / #13), 0 when #13 = 0",
+       "ratio", "External_Outbound_Answered", "External_Outbound_Total", "100"),
+    _f(16, "External_Outbound_Abandoned", "count", "not answered in OX",
+       "diff", "ext_out_total", "ext_out_answered"),
+    _f(17, "Internal_Inbound_Total", "count", "|IN|", "m", "int_in_total"),
+    _f(18, "Internal_Inbound_Answered", "count", "answered in IN", "m", "int_in_answered"),
+    _f(19, "Internal_Inbound_Abandoned", "count", "abandoned in IN", "m", "int_in_abandoned"),
+    _f(20, "Internal_Inbound_Missed", "count", "not answered in IN",
+       "diff", "int_in_total", "int_in_answered"),
+    _f(21, "Internal_Outbound_Total", "count", "|ON|", "m", "int_out_total"),
+    _f(22, "Internal_Outbound_Answered", "count", "answered in ON", "m", "int_out_answered"),
+    _f(23, "Internal_Outbound_Abandoned", "count", "not answered in ON",
+       "diff", "int_out_total", "int_out_answered"),
+    _f(24, "Inbound_Total", "count", "#8 + #17", "sum", "External_Inbound_Total", "Internal_Inbound_Total"),
+    _f(25, "Inbound_Answered", "count", "#9 + #18",
+       "sum", "External_Inbound_Answered", "Internal_Inbound_Answered"),
+    _f(26, "Inbound_Abandoned", "count", "#10 + #19",
+       "sum", "External_Inbound_Abandoned", "Internal_Inbound_Abandoned"),
+    _f(27, "Inbound_Missed", "count", "#12 + #20", "sum", "External_Inbound_Missed", "Internal_Inbound_Missed"),
+    _f(28, "Total_Calls_To_VM", "count", "voicemail in I", "m", "to_voicemail"),
+    _f(29, "Outbound_Total", "count", "#13 + #21", "sum", "External_Outbound_Total", "Internal_Outbound_Total"),
+    _f(30, "Outbound_Answered", "count", "#14 + #22",
+       "sum", "External_Outbound_Answered", "Internal_Outbound_Answered"),
+    _f(31, "Outbound_Abandoned", "count", "#16 + #23",
+       "sum", "External_Outbound_Abandoned", "Internal_Outbound_Abandoned"),
+    _f(32, "Total_Answered", "count", "Inbound_Answered + Outbound_Answered",
+       "sum", "Inbound_Answered", "Outbound_Answered"),
+    _f(33, "Total_Abandoned", "count", "Inbound_Abandoned + Outbound_Abandoned",
+       "sum", "Inbound_Abandoned", "Outbound_Abandoned"),
+    _f(34, "Total_Missed", "count", "Inbound_Missed", "sum", "Inbound_Missed"),
+    _f(35, "Total_Ring_Time", "duration", "sum of ring_ms over C", "m", "ring_ms"),
+    _f(36, "Total_Talk_Time", "duration", "sum of talk_ms over C", "sum", "in_talk_ms", "out_talk_ms"),
+    _f(37, "Total_Abandoned_Time", "duration", "sum of ring_ms over the legs counted in #33",
+       "m", "abandoned_ring_ms"),
+    _f(38, "Total_Call_Time", "duration", "sum of call_ms over C (= #35 + #36)",
+       "sum", "Total_Ring_Time", "Total_Talk_Time"),
+    _f(39, "Avg_Ring_Time", "average", "floor(#35 / legs in C with ring_ms > 0), 0 when none",
+       "ratio", "Total_Ring_Time", "ringing_legs", "1"),
+    _f(40, "Avg_Talk_Time", "average", "floor(#36 / #32), 0 when #32 = 0",
+       "ratio", "Total_Talk_Time", "Total_Answered", "1"),
+    _f(41, "Inbound_Talk_Time", "duration", "sum of talk_ms over I (v2 only)", "m", "in_talk_ms", v1=False),
+    _f(42, "Outbound_Talk_Time", "duration", "sum of talk_ms over O (v2 only)", "m", "out_talk_ms", v1=False),
+    _f(43, "Avg_Abandoned_Time", "average", "floor(#37 / #33), 0 when #33 = 0",
+       "ratio", "Total_Abandoned_Time", "Total_Abandoned", "1"),
+    _f(44, "Email", "directory", "directory email; N/A when empty, not a user (UE), or unknown",
+       "user", "email"),
+    _f(45, "UserName", "directory", "directory username; N/A likewise", "user", "username"),
+)  # fmt: skip
+
+FIELD_BY_NAME: Mapping[str, Field] = {f.name: f for f in FIELDS}
+V2_FIELDS: tuple[Field, ...] = FIELDS
+V1_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if f.in_v1)
+ADDITIVE_FIELDS: tuple[Field, ...] = tuple(f for f in FIELDS if f.additive)
+SERVICE_TYPE_USER = "UE"
+NOT_AVAILABLE = "N/A"
+
+
+def fields_for(version: int) -> tuple[Field, ...]:
+    if version == 1:
+        return V1_FIELDS
+    if version == 2:
+        return V2_FIELDS
+    raise ValueError(f"unknown Extension Summary version {version!r}; expected 1 or 2")
+
+
+def _ansi_floor_div(numerator: str, denominator: str) -> str:
+    return f"CAST(floor(({numerator}) / ({denominator})) AS BIGINT)"
+
+
+def field_sql(
+    field: Field,
+    *,
+    measures: str = "m",
+    directory: str = "d",
+    floor_div: FloorDiv = _ansi_floor_div,
+) -> str:
+    """The SQL expression of one field over a measures row ``m`` joined to a directory row ``d``.
+
+    Every operand is non-negative, so integer floor division is exact whatever the engine.
+    """
+
+    def operand(name: str) -> str:
+        if name in FIELD_BY_NAME:
+            return f"({field_sql(FIELD_BY_NAME[name], measures=measures, directory=directory, floor_div=floor_div)})"
+        if name in MEASURE_NAMES:
+            return f"{measures}.{name}"
+        raise KeyError(name)
+
+    op, *args = field.formula
+    if op == "key":
+        return f"{measures}.{args[0]}"
+    if op == "dir":
+        col = f"{directory}.{args[0]}"
+        if args[0] == "service_type":
+            return f"coalesce(NULLIF({col}, ''), {lit(SERVICE_TYPE_USER)})"
+        return f"coalesce({col}, '')"
+    if op == "user":
+        col = f"{directory}.{args[0]}"
+        service = f"coalesce(NULLIF({directory}.service_type, ''), {lit(SERVICE_TYPE_USER)})"
+        return (
+            f"CASE WHEN {service} = {lit(SERVICE_TYPE_USER)} AND coalesce({col}, '') <> '' "
+            f"THEN {col} ELSE {lit(NOT_AVAILABLE)} END"
+        )
+    if op == "m":
+        return operand(args[0])
+    if op == "sum":
+        return " + ".join(operand(a) for a in args)
+    if op == "diff":
+        return f"{operand(args[0])} - {operand(args[1])}"
+    if op == "ratio":
+        num, den, scale = args
+        scaled = operand(num) if scale == "1" else f"{scale} * {operand(num)}"
+        return f"CASE WHEN {operand(den)} = 0 THEN 0 ELSE {floor_div(scaled, operand(den))} END"
+    raise AssertionError(op)
+
+
+def select_fields_sql(version: int, *, floor_div: FloorDiv = _ansi_floor_div) -> str:
+    """The select list of an answer, in spec order, each aliased by its field name."""
+    return ",\n  ".join(
+        f"CAST({field_sql(f, floor_div=floor_div)} AS {'VARCHAR' if f.kind == 'directory' else 'BIGINT'}) AS {q(f.name)}"
+        for f in fields_for(version)
+    )
+
+
+# --- §4: rows --------------------------------------------------------------------------------
+
+
+def extension_sort_key(extension: str) -> tuple[int, int, str, str]:
+    """Digit-only extensions first, in numeric order (``99`` before ``100``), then the rest
+    in plain string order.
+
+    The spec compares two extensions numerically when both are digit strings and as strings
+    otherwise; applied pairwise that is not a total order (9 < 10 < 1a < 9), so all-digit
+    extensions are placed first. The store's ORDER BY mirrors this key.
+    """
+    if extension.isascii() and extension.isdigit():
+        stripped = extension.lstrip("0")
+        return (0, len(stripped), stripped, extension)
+    return (1, 0, extension, extension)
+
+
+@dataclass(frozen=True)
+class SummaryResult:
+    """An Extension Summary answer: the fields of its version and one tuple per row."""
+
+    fields: tuple[Field, ...]
+    rows: list[tuple]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def as_dicts(self) -> list[dict[str, object]]:
+        names = self.names
+        return [dict(zip(names, row, strict=True)) for row in self.rows]
+
+    def to_json(self) -> bytes:
+        """The API's body: a JSON array of objects, keys in spec order."""
+        return orjson.dumps(self.as_dicts())
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def empty_result(version: int) -> SummaryResult:
+    return SummaryResult(fields_for(version), [])
+
+
+def row_dicts(result: SummaryResult | Iterable[Mapping[str, object]]) -> list[dict[str, object]]:
+    if isinstance(result, SummaryResult):
+        return result.as_dicts()
+    return [dict(r) for r in result]

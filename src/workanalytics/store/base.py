@@ -1,0 +1,95 @@
+"""The narrow interface every leg store offers, and the errors and reports it speaks.
+
+The HTTP service, the CLI and the benchmark talk to a store only through :class:`LegStore`,
+so another engine (ClickHouse) can stand in for the embedded DuckDB file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+
+from workanalytics.ingest.sources import LegSource
+from workanalytics.metrics import SummaryResult
+from workanalytics.timewindow import UtcWindow
+
+#: How many bad rows an error lists before it only counts the rest.
+MAX_REPORTED_ERRORS = 100
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class StoreBusyError(StoreError):
+    """Another process holds the store (usually a running server)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+class IngestRejected(StoreError):
+    """A file with bad rows, rejected whole: nothing of it was stored."""
+
+    def __init__(self, path: Path, errors: list[RowError], total: int):
+        self.path = path
+        self.errors = errors
+        self.total = total
+        more = f"\n... and {total - len(errors)} more bad rows" if total > len(errors) else ""
+        super().__init__(
+            f"{path}: rejected, nothing stored: {total} bad row(s)\n"
+            + "\n".join(str(e) for e in errors)
+            + more
+            + "\n(--skip-invalid stores the good rows and writes the bad ones to a reject file)"
+        )
+
+
+@dataclass
+class IngestReport:
+    path: Path
+    format: str
+    rows_read: int = 0
+    legs_stored: int = 0
+    legs_replaced: int = 0
+    rejected: int = 0
+    reject_file: Path | None = None
+    new_extensions: int = 0
+    pbx_ids: list[str] = field(default_factory=list)
+
+
+class LegStore(Protocol):
+    def ingest(
+        self,
+        source: LegSource,
+        *,
+        skip_invalid: bool = False,
+        reject_path: Path | None = None,
+    ) -> IngestReport:
+        """Store a file's legs atomically; replaces legs whose identity is already stored."""
+        ...
+
+    def upsert_directory(self, rows: pa.Table) -> int:
+        """Insert or replace directory rows (``directory.COLUMNS``); returns the count."""
+        ...
+
+    def extension_summary(
+        self, pbx_ids: Sequence[str], window: UtcWindow, *, version: int = 2
+    ) -> SummaryResult:
+        """The report for these PBXs over a UTC window, rows in spec order."""
+        ...
+
+    def pbx_ids(self) -> list[str]:
+        """Every PBX the store knows, sorted."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,162 @@
+"""The report window: ``startTime``/``endTime``/``timeZone`` to UTC instants.
+
+Every rule of ``extension-summary.md`` §1 lives here and nowhere else:
+
+- both bounds are wall-clock times in ``timeZone``; the end second is included, so a window
+  is the half-open UTC interval ``[start, end + 1 s)``;
+- a wall-clock time inside a spring-forward gap is read with the offset in force before the
+  gap; one that occurs twice is read as its earlier instant for the start and its later
+  instant for the end, so the window covers every wall-clock second between the bounds;
+- only the last ``retention_years`` are served: the cut is ``now`` minus that many calendar
+  years in UTC (29 February maps to 28 February); a window is clamped to start at the cut,
+  and one that ends at or before it is empty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
+
+TIME_FORMAT_HINT = "expected YYYY-MM-DD HH:MM:SS"
+ZONE_HINT = "expected an IANA time zone such as America/New_York"
+DEFAULT_RETENTION_YEARS = 2
+
+_WALL_CLOCK = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class WindowError(ValueError):
+    """A window parameter is missing or malformed; maps to the API's INVALID_PARAMETER."""
+
+    def __init__(self, parameter: str, message: str, hint: str, *, missing: bool = False):
+        super().__init__(message)
+        self.parameter = parameter
+        self.message = message
+        self.hint = hint
+        self.missing = missing
+
+
+@dataclass(frozen=True)
+class UtcWindow:
+    """Half-open interval of UTC epoch milliseconds: ``start_ms <= t < end_ms``."""
+
+    start_ms: int
+    end_ms: int
+
+    @property
+    def is_empty(self) -> bool:
+        return self.end_ms <= self.start_ms
+
+    def split(self, at_ms: int) -> tuple[UtcWindow, UtcWindow]:
+        """Two consecutive windows that together are this one."""
+        at = min(max(at_ms, self.start_ms), self.end_ms)
+        return UtcWindow(self.start_ms, at), UtcWindow(at, self.end_ms)
+
+
+EMPTY_WINDOW = UtcWindow(0, 0)
+
+
+@lru_cache(maxsize=1)
+def _known_zones() -> frozenset[str]:
+    # Only names from the IANA list reach ZoneInfo: nothing else is ever opened as a file.
+    return frozenset(available_timezones())
+
+
+def parse_zone(name: str | None, parameter: str = "timeZone") -> ZoneInfo:
+    if name is None or name == "":
+        raise WindowError(parameter, f"{parameter} is required", ZONE_HINT, missing=True)
+    if name not in _known_zones():
+        raise WindowError(parameter, f"{parameter} is not a known time zone", ZONE_HINT)
+    return ZoneInfo(name)
+
+
+def parse_wall_clock(text: str | None, parameter: str) -> datetime:
+    """A naive local datetime from exactly ``YYYY-MM-DD HH:MM:SS``."""
+    if text is None or text == "":
+        raise WindowError(parameter, f"{parameter} is required", TIME_FORMAT_HINT, missing=True)
+    m = _WALL_CLOCK.fullmatch(text)
+    if m is None:
+        raise WindowError(parameter, f"{parameter} is malformed", TIME_FORMAT_HINT)
+    try:
+        return datetime(*(int(g) for g in m.groups()))
+    except ValueError:
+        raise WindowError(parameter, f"{parameter} is not a valid date and time", TIME_FORMAT_HINT) from None
+
+
+def _instants(local: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The two readings of a wall-clock time (fold 0 and fold 1), as UTC."""
+    first = local.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    second = local.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    return first, second
+
+
+def wall_clock_start(local: datetime, zone: ZoneInfo) -> datetime:
+    """UTC instant of a window's first second.
+
+    Fold 0 is, per PEP 495, the offset before the transition: the earlier instant of a
+    repeated time, and the before-gap reading of a missing one. Both are what §1 asks.
+    """
+    return _instants(local, zone)[0]
+
+
+def wall_clock_end(local: datetime, zone: ZoneInfo) -> datetime:
+    """UTC instant of a window's last second.
+
+    A repeated time (fold 1 later than fold 0) is read as the later instant; a missing time
+    (fold 1 earlier than fold 0) keeps the before-gap reading, as for the start.
+    """
+    first, second = _instants(local, zone)
+    return max(first, second)
+
+
+def retention_cut(now: datetime, years: int) -> datetime:
+    """``now`` minus ``years`` calendar years in UTC; 29 February maps to 28 February."""
+    now = now.astimezone(UTC)
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:  # 29 February into a common year
+        return now.replace(year=now.year - years, day=28)
+
+
+def _ms(instant: datetime) -> int:
+    delta = instant - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def resolve_window(
+    start_time: str | None,
+    end_time: str | None,
+    time_zone: str | None,
+    *,
+    retention_years: int = DEFAULT_RETENTION_YEARS,
+    clock: Clock = system_clock,
+) -> UtcWindow:
+    """Turn the API's three window parameters into a clamped UTC window.
+
+    Raises :class:`WindowError` naming the first bad parameter. Parameters are checked in
+    the order the contract lists them, so the same request always names the same one.
+    """
+    start_local = parse_wall_clock(start_time, "startTime")
+    end_local = parse_wall_clock(end_time, "endTime")
+    zone = parse_zone(time_zone)
+    # Compared as written: "before" is about the wall-clock values the caller sent.
+    if end_local < start_local:
+        raise WindowError("endTime", "endTime is before startTime", "expected endTime >= startTime")
+    start = wall_clock_start(start_local, zone)
+    end_exclusive = wall_clock_end(end_local, zone) + timedelta(seconds=1)
+    window = UtcWindow(_ms(start), _ms(end_exclusive))
+    if retention_years > 0:
+        cut = _ms(retention_cut(clock(), retention_years))
+        if window.end_ms <= cut:
+            return EMPTY_WINDOW
+        window = UtcWindow(max(window.start_ms, cut), window.end_ms)
+    return window
