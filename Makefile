@@ -16,7 +16,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 demo: $(STAMP)
-	$(BIN)/python -m workanalytics.demo
+	$(BIN)/workanalytics --data-dir demo-data demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

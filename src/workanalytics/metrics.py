@@ -17,7 +17,7 @@ spells its own way (integer division) is passed in by that engine's module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -349,7 +349,20 @@ def empty_result(version: int) -> SummaryResult:
     return SummaryResult(fields_for(version), [])
 
 
-def row_dicts(result: SummaryResult | Iterable[Mapping[str, object]]) -> list[dict[str, object]]:
-    if isinstance(result, SummaryResult):
-        return result.as_dicts()
-    return [dict(r) for r in result]
+#: What a person sees first where all 45 do not fit (CLI table, dashboard).
+DEFAULT_TABLE_FIELDS: tuple[str, ...] = (
+    "PbxId",
+    "Extension",
+    "FirstName",
+    "LastName",
+    "Inbound_Total",
+    "Inbound_Answered",
+    "Inbound_Missed",
+    "Total_Calls_To_VM",
+    "Outbound_Total",
+    "Outbound_Answered",
+    "Total_Abandoned",
+    "Total_Talk_Time",
+    "Avg_Talk_Time",
+    "Avg_Ring_Time",
+)

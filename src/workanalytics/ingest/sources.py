@@ -61,6 +61,9 @@ class LegSource(ABC):
     path: Path
     ignore_unknown: bool = False
     on_progress: ProgressCallback | None = field(default=None, repr=False)
+    #: (pbx_id, extension) rows of the directory, for formats whose rows do not say which
+    #: parties are extensions (8x8 legs). Canonical formats ignore it.
+    known_extensions: pa.Table | None = field(default=None, repr=False)
 
     #: Name used by ``--format``.
     format_name: ClassVar[str] = ""
@@ -352,6 +355,7 @@ def open_source(
     *,
     ignore_unknown: bool = False,
     on_progress: ProgressCallback | None = None,
+    known_extensions: pa.Table | None = None,
 ) -> LegSource:
     """The reader for ``path``, by ``fmt`` or else by its suffix."""
     path = Path(path)
@@ -363,7 +367,12 @@ def open_source(
         raise SourceError(
             path, f"unknown format {name!r}; expected one of {', '.join(sorted(SOURCE_FORMATS))}"
         )
-    return cls(path, ignore_unknown=ignore_unknown, on_progress=on_progress)
+    return cls(
+        path,
+        ignore_unknown=ignore_unknown,
+        on_progress=on_progress,
+        known_extensions=known_extensions,
+    )
 
 
 __all__ = [

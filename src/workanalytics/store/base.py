@@ -88,6 +88,10 @@ class LegStore(Protocol):
         """The report for these PBXs over a UTC window, rows in spec order."""
         ...
 
+    def directory_extensions(self) -> pa.Table:
+        """(pbx_id, extension) of every directory row."""
+        ...
+
     def pbx_ids(self) -> list[str]:
         """Every PBX the store knows, sorted."""
         ...

@@ -237,6 +237,10 @@ class DuckDBStore:
     def pbx_ids(self) -> list[str]:
         return [r[0] for r in self.con.execute("SELECT pbx_id FROM pbxes ORDER BY 1").fetchall()]
 
+    def directory_extensions(self) -> pa.Table:
+        """(pbx_id, extension) of every directory row: what adapters treat as extensions."""
+        return self.con.sql("SELECT pbx_id, extension FROM directory").to_arrow_table()
+
     def leg_count(self) -> int:
         return self.con.execute("SELECT count(*) FROM legs").fetchone()[0]
 

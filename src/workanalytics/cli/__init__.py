@@ -1,0 +1,325 @@
+"""The ``workanalytics`` command: a thin layer over the library.
+
+Each command parses its options, calls one library function and prints the result with the
+shared ``--format`` flag. Errors are one line on stderr and a non-zero exit, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+
+from workanalytics import __version__
+from workanalytics.cli.output import emit_rows, format_option
+from workanalytics.settings import DATA_DIR_ENV, Settings
+
+#: Exit codes: 1 for data that was refused, 2 for a bad parameter (click's own usage code).
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+
+class Context:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def open_store(self, *, read_only: bool = False):
+        from workanalytics.store import DuckDBStore
+
+        return DuckDBStore(
+            self.settings.store_path,
+            memory_limit=self.settings.memory_limit,
+            read_only=read_only,
+        )
+
+
+def fail(message: str, code: int = EXIT_REFUSED) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=f"Where the store lives (env {DATA_DIR_ENV}; default ./workanalytics-data).",
+)
+@click.version_option(__version__, prog_name="workanalytics")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None) -> None:
+    """Self-hosted Work Analytics: call legs in, 8x8-style Extension Summary out."""
+    try:
+        ctx.obj = Context(Settings.from_env(data_dir))
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def _store_errors():
+    from workanalytics.store import StoreError
+
+    return (StoreError,)
+
+
+@main.command()
+@click.pass_obj
+def init(obj: Context) -> None:
+    """Create the data directory and an empty store (safe to run again)."""
+    try:
+        obj.open_store().close()
+    except _store_errors() as exc:
+        fail(str(exc))
+    click.echo(f"store ready at {obj.settings.store_path}")
+
+
+@main.group()
+def directory() -> None:
+    """The extension directory: names, branches and departments of extensions."""
+
+
+@directory.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def directory_import(obj: Context, file: Path) -> None:
+    """Insert or replace directory rows from a CSV with the header
+    pbx_id,extension,service_type,first_name,last_name,branch,department,email,username."""
+    from workanalytics.directory import DirectoryError, read_directory_csv
+
+    try:
+        rows = read_directory_csv(file)
+        with obj.open_store() as store:
+            count = store.upsert_directory(rows)
+    except DirectoryError as exc:
+        fail(str(exc))
+    except _store_errors() as exc:
+        fail(str(exc))
+    click.echo(f"{file}: {count} directory row(s) stored")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "input_format",
+    default=None,
+    help="Input format (csv, jsonl, parquet, 8x8-json); default from the file name.",
+)
+@click.option("--skip-invalid", is_flag=True, help="Store good rows; write bad ones to a reject file.")
+@click.option(
+    "--reject-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where --skip-invalid writes bad rows (default: DATA_DIR/rejects/).",
+)
+@click.option("--ignore-unknown", is_flag=True, help="Skip columns that are not canonical.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@format_option()
+@click.pass_obj
+def ingest(
+    obj: Context,
+    files: tuple[Path, ...],
+    input_format: str | None,
+    skip_invalid: bool,
+    reject_file: Path | None,
+    ignore_unknown: bool,
+    progress: bool | None,
+    output_format: str,
+) -> None:
+    """Store call legs from files, each file whole or not at all."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from workanalytics.ingest.run import ingest_paths
+
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        store = obj.open_store()
+    except _store_errors() as exc:
+        fail(str(exc))
+    with (
+        store,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            disable=not show,
+            transient=True,
+        ) as bar,
+    ):
+        tasks: dict[Path, int] = {}
+
+        def on_progress(path: Path, done: int, total: int) -> None:
+            if path not in tasks:
+                tasks[path] = bar.add_task(path.name, total=total or None)
+            bar.update(tasks[path], completed=done, total=total or None)
+
+        outcome = ingest_paths(
+            store,
+            files,
+            fmt=input_format,
+            skip_invalid=skip_invalid,
+            ignore_unknown=ignore_unknown,
+            reject_path=reject_file,
+            on_progress=on_progress,
+        )
+    names = ("file", "format", "rows", "stored", "replaced", "rejected", "reject_file")
+    rows = [
+        (str(r.path), r.format, r.rows_read, r.legs_stored, r.legs_replaced, r.rejected,
+         str(r.reject_file) if r.reject_file else "")
+        for r in outcome.reports
+    ]  # fmt: skip
+    if rows:
+        emit_rows(names, rows, output_format, title="ingested")
+    for _path, exc in outcome.failures:
+        click.echo(f"error: {exc}", err=True)
+    if not outcome.ok:
+        sys.exit(EXIT_REFUSED)
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        now = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("expected ISO-8601 with an offset, e.g. 2026-11-28T12:00:00Z") from None
+    if now.tzinfo is None:
+        raise click.BadParameter("needs an offset (Z or +HH:MM); a time without one is never guessed")
+    return now.astimezone(UTC)
+
+
+@main.command()
+@click.option("--pbx", required=True, help="PBX name, comma-separated names, or allpbxes.")
+@click.option("--start", required=True, help='Window start, "YYYY-MM-DD HH:MM:SS" local time.')
+@click.option("--end", required=True, help='Window end (its second included), same format.')
+@click.option("--tz", required=True, help="IANA time zone of --start and --end.")
+@click.option("--v1", is_flag=True, help="The v1 answer (without Inbound/Outbound_Talk_Time).")
+@click.option("--now", default=None, help="Pretend it is this instant (ISO-8601), for retention.")
+@click.option(
+    "--columns",
+    default=None,
+    help="Table columns, comma-separated, or 'all' (json and csv always carry all).",
+)
+@format_option()
+@click.pass_obj
+def extsum(
+    obj: Context,
+    pbx: str,
+    start: str,
+    end: str,
+    tz: str,
+    v1: bool,
+    now: str | None,
+    columns: str | None,
+    output_format: str,
+) -> None:
+    """Extension Summary for a local-time window, as the API answers it."""
+    from workanalytics.metrics import DEFAULT_TABLE_FIELDS
+    from workanalytics.report import PbxParameterError, UnknownPbxError, extension_summary
+    from workanalytics.timewindow import WindowError, system_clock
+
+    instant = _parse_now(now)
+    clock = (lambda: instant) if instant is not None else system_clock
+    try:
+        with obj.open_store(read_only=True) as store:
+            result = extension_summary(
+                store,
+                pbx,
+                start,
+                end,
+                tz,
+                version=1 if v1 else 2,
+                retention_years=obj.settings.retention_years,
+                clock=clock,
+            )
+    except WindowError as exc:
+        option = {"startTime": "--start", "endTime": "--end", "timeZone": "--tz"}[exc.parameter]
+        fail(f"{option}: {exc.message} ({exc.hint})", EXIT_USAGE)
+    except PbxParameterError as exc:
+        fail(f"--pbx: {exc}", EXIT_USAGE)
+    except UnknownPbxError as exc:
+        fail(f"--pbx: {exc}")
+    except _store_errors() as exc:
+        fail(str(exc))
+    shown = None
+    if columns and columns != "all":
+        shown = [c.strip() for c in columns.split(",") if c.strip()]
+        unknown = [c for c in shown if c not in result.names]
+        if unknown:
+            fail(f"--columns: unknown field(s) {', '.join(unknown)}", EXIT_USAGE)
+    elif columns is None:
+        shown = list(DEFAULT_TABLE_FIELDS)
+    emit_rows(
+        result.names,
+        result.rows,
+        output_format,
+        json_bytes=result.to_json() if output_format == "json" else None,
+        table_columns=shown,
+        title=f"Extension Summary {start} .. {end} {tz}",
+    )
+
+
+@main.command()
+@click.option("--extensions", type=click.IntRange(min=1), required=True, help="User extensions.")
+@click.option("--days", type=click.IntRange(min=1), required=True, help="Local days of calls.")
+@click.option(
+    "--end",
+    "end_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Last day (YYYY-MM-DD); default today.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Legs file: .parquet, .csv or .jsonl; the directory CSV is written beside it.",
+)
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@format_option()
+def generate(
+    extensions: int,
+    days: int,
+    end_date: datetime | None,
+    seed: int,
+    out: Path,
+    progress: bool | None,
+    output_format: str,
+) -> None:
+    """Write a realistic synthetic company: legs and its directory."""
+    from workanalytics.generate import generate_company
+
+    show = sys.stderr.isatty() if progress is None else progress
+    end: date | None = end_date.date() if end_date else None
+    try:
+        result = generate_company(
+            extensions=extensions, days=days, end=end, seed=seed, out=out, progress=show
+        )
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    names = ("legs_file", "directory_file", "legs", "calls", "extensions", "pbx_ids")
+    row = (
+        str(result.legs_path), str(result.directory_path), result.legs, result.calls,
+        result.extensions, ",".join(result.pbx_ids),
+    )  # fmt: skip
+    emit_rows(names, [row], output_format, title="generated")
+
+
+@main.command()
+@click.option("--extensions", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True)
+@format_option()
+@click.pass_obj
+def demo(obj: Context, extensions: int, days: int, output_format: str) -> None:
+    """Generate a company (once), ingest it, and print yesterday's report for every PBX."""
+    from workanalytics.demo import run_demo
+
+    run_demo(obj.settings, extensions=extensions, days=days, output_format=output_format)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
