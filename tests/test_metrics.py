@@ -361,3 +361,9 @@ def test_reference_row_li_chan_as_v1(store_helper):
     (row,) = store_helper.summary(pbx_ids=[pbx], version=1)
     assert row == LI_CHAN_V1
     assert list(row) == list(LI_CHAN_V1)
+
+
+def test_field_reference_page_is_generated_from_the_definitions():
+    from workanalytics.fielddoc import DOC_PATH, render
+
+    assert DOC_PATH.read_text() == render(), "run: python -m workanalytics.fielddoc"
