@@ -1,0 +1,1 @@
+"""Passwords, API keys, access tokens and login throttling."""

@@ -1,0 +1,1 @@
+"""The control plane: customers, PBXs, users, API keys, entitlements."""
