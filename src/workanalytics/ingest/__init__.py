@@ -9,3 +9,6 @@ from workanalytics.ingest.sources import (
 )
 
 __all__ = ["LegSource", "SourceError", "detect_format", "open_source", "register_format"]
+
+# Registers the "8x8-json" format (8x8 /v2/call-legs pages) with open_source.
+from workanalytics.ingest import eightbyeight  # noqa: F401
