@@ -6,11 +6,13 @@ the directory is added with empty names), so no leg is ever dropped for want of 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from workanalytics.legs import PBX_ID_PATTERN, lit, q
@@ -59,6 +61,8 @@ def read_directory_csv(path: Path) -> pa.Table:
     try:
         table = pacsv.read_csv(
             path,
+            # Blank lines are read as empty rows (dropped below) so line numbers stay true.
+            parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in COLUMNS},
                 strings_can_be_null=False,
@@ -68,18 +72,24 @@ def read_directory_csv(path: Path) -> pa.Table:
         raise DirectoryError(path, [f"not a readable CSV file: {exc}"]) from None
     missing = [c for c in COLUMNS if c not in table.column_names]
     unknown = [c for c in table.column_names if c not in COLUMNS]
-    if missing or unknown:
+    dupes = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
+    if missing or unknown or dupes:
         problems = []
         if missing:
             problems.append(f"{path}:1: missing column(s): {', '.join(missing)}")
         if unknown:
             problems.append(f"{path}:1: unknown column(s): {', '.join(unknown)}")
+        if dupes:
+            problems.append(f"{path}:1: column(s) named twice: {', '.join(dupes)}")
         problems.append(f"expected the header {','.join(COLUMNS)}")
         raise DirectoryError(path, problems)
     # One record per line after the header; numbered here, where the order is certain.
     table = table.select(list(COLUMNS)).append_column(
         "line", pa.array(np.arange(2, table.num_rows + 2, dtype=np.int64))
     )
+    if table.num_rows:
+        filled = functools.reduce(pc.or_, (pc.not_equal(table[c], "") for c in COLUMNS))
+        table = table.filter(filled)
     types = ", ".join(lit(t) for t in SERVICE_TYPES)
     checks = [
         (f"NOT regexp_full_match(pbx_id, {lit(PBX_ID_PATTERN)})",

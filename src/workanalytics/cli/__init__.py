@@ -116,7 +116,7 @@ def directory_import(obj: Context, file: Path) -> None:
 )
 @click.option("--ignore-unknown", is_flag=True, help="Skip columns that are not canonical.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
-@format_option()
+@format_option(flag="--output-format")  # --format names the input format here
 @click.pass_obj
 def ingest(
     obj: Context,
@@ -185,9 +185,14 @@ def _parse_now(value: str | None) -> datetime | None:
     try:
         now = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter("expected ISO-8601 with an offset, e.g. 2026-11-28T12:00:00Z") from None
+        raise click.BadParameter(
+            "expected ISO-8601 with an offset, e.g. 2026-11-28T12:00:00Z", param_hint="'--now'"
+        ) from None
     if now.tzinfo is None:
-        raise click.BadParameter("needs an offset (Z or +HH:MM); a time without one is never guessed")
+        raise click.BadParameter(
+            "needs an offset (Z or +HH:MM); a time without one is never guessed",
+            param_hint="'--now'",
+        )
     return now.astimezone(UTC)
 
 

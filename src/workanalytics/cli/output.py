@@ -15,9 +15,11 @@ from rich.table import Table
 OUTPUT_FORMATS = ("table", "json", "csv")
 
 
-def format_option(default: str = "table", choices: Sequence[str] = OUTPUT_FORMATS):
+def format_option(
+    default: str = "table", choices: Sequence[str] = OUTPUT_FORMATS, flag: str = "--format"
+):
     return click.option(
-        "--format",
+        flag,
         "output_format",
         type=click.Choice(list(choices)),
         default=default,

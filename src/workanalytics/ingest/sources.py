@@ -11,11 +11,12 @@ Readers stream in blocks: a file of any size is read with bounded memory.
 from __future__ import annotations
 
 import csv
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
 from pathlib import Path
+from typing import ClassVar
 
 import duckdb
 import numpy as np
@@ -157,6 +158,9 @@ class CsvSource(LegSource):
                 read_options=pacsv.ReadOptions(
                     column_names=names, skip_rows=1, block_size=BLOCK_BYTES
                 ),
+                # Blank lines come back as rows of nulls (dropped below), so that the line
+                # numbers of the rows after them stay true.
+                parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
                 convert_options=pacsv.ConvertOptions(
                     column_types={n: pa.string() for n in names},
                     strings_can_be_null=True,
@@ -180,7 +184,12 @@ class CsvSource(LegSource):
             next_line += n
             done += batch.nbytes
             self._progress(min(done, total), total)
-            yield _to_raw(pa.Table.from_batches([batch]), lines)
+            table = pa.Table.from_batches([batch])
+            if n and table.num_columns:
+                filled = functools.reduce(pc.or_, (pc.is_valid(c) for c in table.columns))
+                if not pc.all(filled).as_py():
+                    table, lines = table.filter(filled), lines.filter(filled.combine_chunks())
+            yield _to_raw(table, lines)
         self._progress(total, total)
 
 
@@ -230,6 +239,10 @@ def _blocks(path: Path, on_progress: ProgressCallback | None) -> Iterator[tuple[
         yield carry, line
 
 
+#: What a blank line may hold (JSON's own whitespace); DuckDB's trim() strips only spaces.
+JSON_WHITESPACE = " \t\r\n"
+
+
 class JsonLinesSource(LegSource):
     """Canonical JSON Lines: one object per line with the canonical keys."""
 
@@ -266,7 +279,7 @@ class JsonLinesSource(LegSource):
               FROM (SELECT safe, line, valid, valid AND json_type(safe) = 'OBJECT' AS ok
                 FROM (SELECT CASE WHEN valid THEN text ELSE '{{}}' END AS safe, line, valid
                   FROM (SELECT text, line, json_valid(text) AS valid FROM lines
-                        WHERE trim(text) <> ''))))
+                        WHERE trim(text, {lit(JSON_WHITESPACE)}) <> ''))))
         """
         for block, first_line in _blocks(self.path, self.on_progress):
             texts, numbers = _split_lines(block, first_line)
@@ -288,7 +301,9 @@ def _text_column(array: pa.ChunkedArray) -> pa.ChunkedArray:
     """A Parquet column as canonical text: instants as epoch ms, booleans as true/false."""
     t = array.type
     if pa.types.is_timestamp(t):
-        return pc.cast(pc.cast(array, pa.timestamp("ms", tz=t.tz)), pa.int64()).cast(pa.string())
+        # Floored first: a plain cast from us/ns refuses any sub-millisecond digits.
+        floored = pc.floor_temporal(array, unit="millisecond")
+        return pc.cast(pc.cast(floored, pa.timestamp("ms", tz=t.tz)), pa.int64()).cast(pa.string())
     if pa.types.is_dictionary(t):
         return array.cast(t.value_type).cast(pa.string())
     return array.cast(pa.string())

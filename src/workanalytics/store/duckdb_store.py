@@ -81,6 +81,9 @@ class DuckDBStore:
                     "--server URL --api-key KEY FILE`"
                 ) from None
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
+        # DuckDB draws a progress bar on stdout for a slow query when it believes it runs
+        # interactively (any `python -c`, a REPL, a notebook): never in this library's output.
+        self.con.execute("SET enable_progress_bar = false")
         if not read_only:
             self.con.execute(f"SET temp_directory = {_quote_path(self.path.parent / 'tmp')}")
             self._create_schema()
@@ -132,6 +135,10 @@ class DuckDBStore:
             con.execute("ROLLBACK")
             raise
         finally:
+            # Only now: inside an aborted transaction DuckDB refuses even an unregister,
+            # which would hide the error that aborted it.
+            con.unregister("raw_source")
+            con.unregister("raw_again")
             con.execute("DROP TABLE IF EXISTS staged")
             con.execute("DROP TABLE IF EXISTS good")
         return report
@@ -146,23 +153,19 @@ class DuckDBStore:
             if source.failure is not None:
                 raise source.failure from None
             raise SourceError(source.path, f"cannot be read: {exc}") from None
-        finally:
-            self.con.unregister("raw_source")
+        # "raw_source" is unregistered by ingest(), after the commit or rollback.
 
     def _write_rejects(self, source: LegSource, target: Path) -> None:
         """The bad rows as the file had them, with their line and reason."""
         target.parent.mkdir(parents=True, exist_ok=True)
-        self.con.register("raw_again", source.reader())
-        try:
-            self.con.execute(
-                f"COPY (SELECT r.{q(LINE_COLUMN)} AS line, s.{q(REASON_COLUMN)} AS reason, "
-                f"{', '.join('r.' + q(c) for c in COLUMN_NAMES)} "
-                f"FROM raw_again r JOIN staged s USING ({q(LINE_COLUMN)}) "
-                f"WHERE s.{q(REASON_COLUMN)} IS NOT NULL ORDER BY 1) "
-                f"TO {_quote_path(target)} (HEADER)"
-            )
-        finally:
-            self.con.unregister("raw_again")
+        self.con.register("raw_again", source.reader())  # unregistered by ingest()
+        self.con.execute(
+            f"COPY (SELECT r.{q(LINE_COLUMN)} AS line, s.{q(REASON_COLUMN)} AS reason, "
+            f"{', '.join('r.' + q(c) for c in COLUMN_NAMES)} "
+            f"FROM raw_again r JOIN staged s USING ({q(LINE_COLUMN)}) "
+            f"WHERE s.{q(REASON_COLUMN)} IS NOT NULL ORDER BY 1) "
+            f"TO {_quote_path(target)} (HEADER)"
+        )
 
     def _apply(self, report: IngestReport) -> None:
         con = self.con
@@ -228,14 +231,21 @@ class DuckDBStore:
         fields = fields_for(version)
         if window.is_empty or not pbx_ids:
             return empty_result(version)
-        rows = self.con.execute(
-            self._summary_query(version),
-            {"pbx": list(pbx_ids), "start": window.start_ms, "end": window.end_ms},
-        ).fetchall()
+        # A cursor per query: the server answers from several threads at once.
+        with self.con.cursor() as cur:
+            rows = cur.execute(
+                self._summary_query(version),
+                {"pbx": list(pbx_ids), "start": window.start_ms, "end": window.end_ms},
+            ).fetchall()
         return SummaryResult(fields, rows)
 
     def pbx_ids(self) -> list[str]:
-        return [r[0] for r in self.con.execute("SELECT pbx_id FROM pbxes ORDER BY 1").fetchall()]
+        with self.con.cursor() as cur:
+            return [r[0] for r in cur.execute("SELECT pbx_id FROM pbxes ORDER BY 1").fetchall()]
+
+    def ping(self) -> None:
+        with self.con.cursor() as cur:
+            cur.execute("SELECT 1").fetchall()
 
     def directory_extensions(self) -> pa.Table:
         """(pbx_id, extension) of every directory row: what adapters treat as extensions."""
