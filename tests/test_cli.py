@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import Leg, write_directory_csv, write_legs_csv
 from workanalytics.cli import main
 from workanalytics.legs import COLUMN_NAMES
 from workanalytics.metrics import FIELDS, V1_FIELDS
 from workanalytics.settings import DATA_DIR_ENV
 from workanalytics.store import DuckDBStore
 from workanalytics.timewindow import resolve_window
+
+from conftest import Leg, write_directory_csv, write_legs_csv
 
 T = 1_772_370_000_000  # 2026-03-01T13:00:00Z, 08:00 in New York
 HOUR = 3_600_000
@@ -89,10 +90,18 @@ def test_init_creates_the_store_and_is_safe_to_repeat(tmp_path: Path):
     for _ in range(2):
         result = run(["--data-dir", str(d), "init"])
         assert result.exit_code == 0
-        assert str(d / "legs.duckdb") in result.stdout
+        assert str(d) in result.stdout
     assert (d / "legs.duckdb").is_file()
     with DuckDBStore(d / "legs.duckdb") as store:
         assert store.leg_count() == 0
+    # The control plane with its default customer, and one signing key, owner-only.
+    assert (d / "control.sqlite").stat().st_mode & 0o777 == 0o600
+    keys = list((d / "keys").glob("*.pem"))
+    assert len(keys) == 1 and keys[0].stat().st_mode & 0o777 == 0o600
+    assert d.stat().st_mode & 0o777 == 0o700
+    from workanalytics.control.plane import ControlPlane
+
+    assert ControlPlane.for_data_dir(d).customer("default").name == "default"
 
 
 def test_data_dir_from_the_environment(tmp_path: Path):

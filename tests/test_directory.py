@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import write_directory_csv
 from workanalytics.cli import main
 from workanalytics.directory import COLUMNS, DirectoryError, read_directory_csv
 from workanalytics.store import DuckDBStore
+
+from conftest import write_directory_csv
 
 HEADER = ",".join(COLUMNS)
 
@@ -31,7 +32,7 @@ def write_text(path: Path, lines: list[str]) -> Path:
 
 
 def directory(store: DuckDBStore) -> list[tuple]:
-    return store.con.execute("SELECT * FROM directory ORDER BY ALL").fetchall()
+    return store.con.execute("SELECT * EXCLUDE (imported) FROM directory ORDER BY ALL").fetchall()
 
 
 GOOD_ROWS = [

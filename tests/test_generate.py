@@ -137,8 +137,13 @@ def _canonical_rows(con: duckdb.DuckDBPyConnection, relation: str, text: bool) -
         return f"CAST({c} AS BIGINT)"
 
     converters = {
-        "start_time": instant, "connect_time": instant, "end_time": instant,
-        "abandoned": boolean, "voicemail": boolean, "leg_id": integer, "hold_ms": integer,
+        "start_time": instant,
+        "connect_time": instant,
+        "end_time": instant,
+        "abandoned": boolean,
+        "voicemail": boolean,
+        "leg_id": integer,
+        "hold_ms": integer,
     }
     cols = ", ".join(
         converters[c](f'"{c}"') if c in converters else f"NULLIF(CAST(\"{c}\" AS VARCHAR), '')"
@@ -199,7 +204,9 @@ def test_result_counts_match_the_files(gen: Generated, con: duckdb.DuckDBPyConne
     assert r.calls == scalar(con, "SELECT count(DISTINCT (pbx_id, call_id)) FROM legs")
     assert r.extensions == scalar(con, "SELECT count(*) FROM dir")
     assert r.directory_path == r.legs_path.with_name("legs.directory.csv")
-    assert set(r.pbx_ids) == {row[0] for row in con.execute("SELECT DISTINCT pbx_id FROM legs").fetchall()}
+    assert set(r.pbx_ids) == {
+        row[0] for row in con.execute("SELECT DISTINCT pbx_id FROM legs").fetchall()
+    }
 
 
 # --- canonical rules ----------------------------------------------------------------------
@@ -223,7 +230,8 @@ def test_every_leg_obeys_the_canonical_rules(con: duckdb.DuckDBPyConnection) -> 
         "OR (callee_ext IS NULL AND NOT regexp_full_match(callee, '\\+[1-9][0-9]{7,14}'))",
     }
     broken = {
-        name: n for name, cond in rules.items()
+        name: n
+        for name, cond in rules.items()
         if (n := scalar(con, f"SELECT count(*) FROM legs WHERE {cond}"))
     }
     assert broken == {}
@@ -231,14 +239,23 @@ def test_every_leg_obeys_the_canonical_rules(con: duckdb.DuckDBPyConnection) -> 
 
 def test_identities_are_unique_and_leg_ids_run_1_to_n(con: duckdb.DuckDBPyConnection) -> None:
     assert scalar(con, "SELECT count(*) - count(DISTINCT (pbx_id, call_id, leg_id)) FROM legs") == 0
-    assert scalar(
-        con,
-        "SELECT count(*) FROM (SELECT pbx_id, call_id, min(leg_id) lo, max(leg_id) hi, count(*) n "
-        "FROM legs GROUP BY ALL) WHERE lo <> 1 OR hi <> n",
-    ) == 0
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM (SELECT pbx_id, call_id, min(leg_id) lo, max(leg_id) hi, count(*) n "
+            "FROM legs GROUP BY ALL) WHERE lo <> 1 OR hi <> n",
+        )
+        == 0
+    )
     # A call lives on one PBX only, and call ids are unique over the whole file.
-    assert scalar(con, "SELECT count(*) FROM (SELECT call_id FROM legs GROUP BY call_id "
-                       "HAVING count(DISTINCT pbx_id) > 1)") == 0
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM (SELECT call_id FROM legs GROUP BY call_id "
+            "HAVING count(DISTINCT pbx_id) > 1)",
+        )
+        == 0
+    )
 
 
 def test_every_extension_in_the_legs_is_in_the_directory(con: duckdb.DuckDBPyConnection) -> None:
@@ -257,37 +274,50 @@ def test_directory_shape(gen: Generated, con: duckdb.DuckDBPyConnection) -> None
     assert {"UE", "RG", "CQ", "AA"} <= types <= {"UE", "RG", "CQ", "AA", "VM"}
     assert scalar(con, "SELECT count(*) FROM dir WHERE service_type = 'UE'") == EXTENSIONS
     assert scalar(con, "SELECT count(*) - count(DISTINCT (pbx_id, extension)) FROM dir") == 0
-    assert scalar(con, "SELECT count(*) FROM dir WHERE NOT regexp_full_match(extension, '[0-9]+')") == 0
+    assert (
+        scalar(con, "SELECT count(*) FROM dir WHERE NOT regexp_full_match(extension, '[0-9]+')")
+        == 0
+    )
     # Users: real-looking names, unique emails and usernames; services: a name, no login.
-    assert scalar(
-        con,
-        "SELECT count(*) FROM dir WHERE service_type = 'UE' AND NOT ("
-        "regexp_full_match(first_name, '[A-Z][a-z]+') AND last_name <> '' "
-        "AND regexp_full_match(email, '[a-z]+\\.[a-z]+[0-9]*@[a-z.]+') AND username <> '')",
-    ) == 0
-    assert scalar(con, "SELECT count(*) - count(DISTINCT email) FROM dir WHERE service_type = 'UE'") == 0
-    assert scalar(
-        con, "SELECT count(*) - count(DISTINCT username) FROM dir WHERE service_type = 'UE'"
-    ) == 0
-    assert scalar(
-        con,
-        "SELECT count(*) FROM dir WHERE service_type IN ('RG', 'CQ', 'AA') AND NOT ("
-        "first_name LIKE '% %' AND email IS NULL AND username IS NULL)",
-    ) == 0
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM dir WHERE service_type = 'UE' AND NOT ("
+            "regexp_full_match(first_name, '[A-Z][a-z]+') AND last_name <> '' "
+            "AND regexp_full_match(email, '[a-z]+\\.[a-z]+[0-9]*@[a-z.]+') AND username <> '')",
+        )
+        == 0
+    )
+    assert (
+        scalar(con, "SELECT count(*) - count(DISTINCT email) FROM dir WHERE service_type = 'UE'")
+        == 0
+    )
+    assert (
+        scalar(con, "SELECT count(*) - count(DISTINCT username) FROM dir WHERE service_type = 'UE'")
+        == 0
+    )
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM dir WHERE service_type IN ('RG', 'CQ', 'AA') AND NOT ("
+            "first_name LIKE '% %' AND email IS NULL AND username IS NULL)",
+        )
+        == 0
+    )
     assert scalar(con, "SELECT count(*) FROM dir WHERE first_name = 'Sales Ring Group'") >= 1
     # 99 and 100 on one PBX: sorting extensions as text would be wrong.
-    assert scalar(
-        con, "SELECT count(*) FROM dir WHERE pbx_id = 'acme-ktm' AND extension IN ('99', '100')"
-    ) == 2
+    assert (
+        scalar(
+            con, "SELECT count(*) FROM dir WHERE pbx_id = 'acme-ktm' AND extension IN ('99', '100')"
+        )
+        == 2
+    )
 
 
 def test_pbxs_span_time_zones_including_half_and_quarter_hours(gen: Generated) -> None:
     zones = {PBX_TIME_ZONES[p] for p in gen.parquet.pbx_ids}
     assert len(zones) >= 3
-    offsets = {
-        dt.datetime(2026, 1, 15, 12, tzinfo=ZoneInfo(z)).utcoffset()
-        for z in zones
-    }
+    offsets = {dt.datetime(2026, 1, 15, 12, tzinfo=ZoneInfo(z)).utcoffset() for z in zones}
     minutes = {int(o.total_seconds() // 60) % 60 for o in offsets if o is not None}
     assert {0, 30, 45} <= minutes
 
@@ -295,7 +325,9 @@ def test_pbxs_span_time_zones_including_half_and_quarter_hours(gen: Generated) -
 # --- scenarios ----------------------------------------------------------------------------
 
 
-def test_ring_all_calls_fan_out_and_at_most_one_member_answers(con: duckdb.DuckDBPyConnection) -> None:
+def test_ring_all_calls_fan_out_and_at_most_one_member_answers(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP VIEW fanout AS SELECT pbx_id, call_id, start_time, count(*) n, "
         "count(DISTINCT callee_ext) members, count(connect_time) answered, "
@@ -307,11 +339,14 @@ def test_ring_all_calls_fan_out_and_at_most_one_member_answers(con: duckdb.DuckD
     assert scalar(con, "SELECT count(*) FROM fanout WHERE answered = 0") >= 1
     assert scalar(con, "SELECT count(*) FROM fanout WHERE answered > 1 OR members < n") == 0
     # The phones that lost stop ringing together, when the winner picks up.
-    assert scalar(
-        con,
-        "SELECT count(*) FROM fanout WHERE unanswered_ends > 1 "
-        "OR (answered = 1 AND unanswered_end <> connect)",
-    ) == 0
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM fanout WHERE unanswered_ends > 1 "
+            "OR (answered = 1 AND unanswered_end <> connect)",
+        )
+        == 0
+    )
 
 
 def test_linear_groups_ring_members_one_after_another(con: duckdb.DuckDBPyConnection) -> None:
@@ -333,18 +368,23 @@ def test_queue_legs_are_service_legs_then_an_agent_answers(con: duckdb.DuckDBPyC
         "CREATE OR REPLACE TEMP VIEW q AS SELECT l.*, lead(connect_time) OVER w next_connect "
         "FROM legs l WINDOW w AS (PARTITION BY pbx_id, call_id ORDER BY leg_id)"
     )
-    queue_legs = "FROM q JOIN dir d ON (q.pbx_id, q.callee_ext) = (d.pbx_id, d.extension) " \
+    queue_legs = (
+        "FROM q JOIN dir d ON (q.pbx_id, q.callee_ext) = (d.pbx_id, d.extension) "
         "WHERE d.service_type = 'CQ'"
+    )
     assert scalar(con, f"SELECT count(*) {queue_legs}") >= 10
     assert scalar(con, f"SELECT count(*) {queue_legs} AND connect_time IS NOT NULL") == 0
     assert scalar(con, f"SELECT count(*) {queue_legs} AND abandoned") >= 1
     assert scalar(con, f"SELECT count(*) {queue_legs} AND next_connect = end_time") >= 5
     # Auto attendants and voicemail are services too: never answered by a person.
-    assert scalar(
-        con,
-        "SELECT count(*) FROM legs l JOIN dir d ON (l.pbx_id, l.callee_ext) = "
-        "(d.pbx_id, d.extension) WHERE d.service_type <> 'UE' AND l.connect_time IS NOT NULL",
-    ) == 0
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM legs l JOIN dir d ON (l.pbx_id, l.callee_ext) = "
+            "(d.pbx_id, d.extension) WHERE d.service_type <> 'UE' AND l.connect_time IS NOT NULL",
+        )
+        == 0
+    )
 
 
 def test_outcomes_and_call_kinds_all_occur(con: duckdb.DuckDBPyConnection) -> None:
@@ -366,7 +406,10 @@ def test_outcomes_and_call_kinds_all_occur(con: duckdb.DuckDBPyConnection) -> No
     counts = {k: scalar(con, f"SELECT count(*) FROM legs WHERE {w}") for k, w in kinds.items()}
     assert min(counts.values()) >= 3, counts
     # Inbound external legs carry the dialled number; internal and outbound ones do not.
-    assert scalar(con, "SELECT count(*) FROM legs WHERE caller_ext IS NOT NULL AND dnis IS NOT NULL") == 0
+    assert (
+        scalar(con, "SELECT count(*) FROM legs WHERE caller_ext IS NOT NULL AND dnis IS NOT NULL")
+        == 0
+    )
     assert scalar(con, "SELECT count(*) FROM legs WHERE caller_ext IS NULL AND dnis IS NULL") == 0
 
 
@@ -380,27 +423,36 @@ def test_transfers_continue_the_call_from_the_answering_extension(
         "WHERE l.cause = 'Transfer'"
     )
     assert scalar(con, "SELECT count(*) FROM t") >= 3
-    assert scalar(
-        con,
-        "SELECT count(*) FROM t WHERE prev_connect IS NULL OR caller_ext IS DISTINCT FROM prev_callee "
-        "OR callee_ext IS NULL OR start_time <> prev_end",
-    ) == 0
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM t WHERE prev_connect IS NULL OR caller_ext IS DISTINCT FROM prev_callee "
+            "OR callee_ext IS NULL OR start_time <> prev_end",
+        )
+        == 0
+    )
 
 
 def test_in_progress_legs_are_few_and_at_the_end(con: duckdb.DuckDBPyConnection) -> None:
     n = scalar(con, "SELECT count(*) FROM legs WHERE status = 'In Progress'")
     assert 1 <= n <= 0.02 * scalar(con, "SELECT count(*) FROM legs")
     # In progress legs belong to calls of the last local day of their PBX, whole calls at a time.
-    assert scalar(
-        con,
-        f"SELECT count(*) FROM legs WHERE status = 'In Progress' "
-        f"AND CAST(local_start AS DATE) < DATE '{END}'",
-    ) == 0
-    assert scalar(
-        con,
-        "SELECT count(*) FROM (SELECT pbx_id, call_id FROM legs GROUP BY ALL "
-        "HAVING count(DISTINCT status) > 1)",
-    ) == 0
+    assert (
+        scalar(
+            con,
+            f"SELECT count(*) FROM legs WHERE status = 'In Progress' "
+            f"AND CAST(local_start AS DATE) < DATE '{END}'",
+        )
+        == 0
+    )
+    assert (
+        scalar(
+            con,
+            "SELECT count(*) FROM (SELECT pbx_id, call_id FROM legs GROUP BY ALL "
+            "HAVING count(DISTINCT status) > 1)",
+        )
+        == 0
+    )
 
 
 # --- time -----------------------------------------------------------------------------
@@ -415,11 +467,14 @@ def test_legs_cover_the_requested_local_days(con: duckdb.DuckDBPyConnection) -> 
     assert lo == END - dt.timedelta(days=DAYS - 1)
     assert hi == END
     # Every PBX has legs on every weekday of the range.
-    assert scalar(
-        con,
-        "SELECT min(n_days) FROM (SELECT pbx_id, count(DISTINCT CAST(local_start AS DATE)) AS n_days "
-        "FROM legs WHERE dayofweek(local_start) BETWEEN 1 AND 5 GROUP BY pbx_id)",
-    ) == 10
+    assert (
+        scalar(
+            con,
+            "SELECT min(n_days) FROM (SELECT pbx_id, count(DISTINCT CAST(local_start AS DATE)) AS n_days "
+            "FROM legs WHERE dayofweek(local_start) BETWEEN 1 AND 5 GROUP BY pbx_id)",
+        )
+        == 10
+    )
 
 
 def test_business_hours_dominate_in_local_time(con: duckdb.DuckDBPyConnection) -> None:
@@ -491,7 +546,11 @@ def test_volume_is_about_seven_and_a_half_legs_per_user_per_weekday(gen: Generat
 def test_calls_per_user_scales_the_volume(tmp_path: Path) -> None:
     def legs(rate: float) -> int:
         return generate_company(
-            extensions=20, days=7, end=END, seed=5, out=tmp_path / f"{rate}.parquet",
+            extensions=20,
+            days=7,
+            end=END,
+            seed=5,
+            out=tmp_path / f"{rate}.parquet",
             calls_per_user=rate,
         ).legs
 

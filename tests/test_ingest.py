@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import Leg, StoreHelper, write_directory_csv, write_legs_csv
+from workanalytics.directory import COLUMNS as DIRECTORY_COLUMNS
 from workanalytics.directory import read_directory_csv
 from workanalytics.ingest import SourceError, detect_format, open_source
 from workanalytics.ingest import sources as sources_module
@@ -23,6 +23,8 @@ from workanalytics.ingest.run import ingest_paths
 from workanalytics.legs import COLUMN_NAMES, COLUMNS
 from workanalytics.store import DuckDBStore, IngestRejected
 from workanalytics.timewindow import UtcWindow
+
+from conftest import Leg, StoreHelper, write_directory_csv, write_legs_csv
 
 T = 1_772_370_000_000  # 2026-03-01T13:00:00Z
 INSTANTS = ("start_time", "connect_time", "end_time")
@@ -145,7 +147,7 @@ def snapshot(store: DuckDBStore) -> tuple:
     """Everything an ingest may touch."""
     return (
         stored(store),
-        store.con.execute("SELECT * FROM directory ORDER BY ALL").fetchall(),
+        store.con.execute("SELECT * EXCLUDE (imported) FROM directory ORDER BY ALL").fetchall(),
         store.con.execute("SELECT * FROM pbxes ORDER BY ALL").fetchall(),
     )
 
@@ -665,7 +667,20 @@ def test_skip_invalid_with_jsonl_source_errors(tmp_path: Path, store_helper: Sto
 
 
 def _directory(store: DuckDBStore) -> list[tuple]:
-    return store.con.execute("SELECT * FROM directory ORDER BY ALL").fetchall()
+    cols = ", ".join(DIRECTORY_COLUMNS)
+    return store.con.execute(f"SELECT {cols} FROM directory ORDER BY ALL").fetchall()
+
+
+def test_only_imported_directory_rows_are_known_extensions(store_helper: StoreHelper):
+    store_helper.add([Leg(call_id="a", callee="2002", callee_ext="2002")])
+    assert store_helper.store.directory_extensions().num_rows == 0  # seen in legs only
+    store_helper.add_directory([{"pbx_id": "acme", "extension": "1001"}])
+    store_helper.add_directory([{"pbx_id": "acme", "extension": "2002", "first_name": "Bo"}])
+    known = store_helper.store.directory_extensions().to_pylist()
+    assert sorted((r["pbx_id"], r["extension"]) for r in known) == [
+        ("acme", "1001"),
+        ("acme", "2002"),
+    ]
 
 
 def test_extensions_seen_in_legs_join_the_directory(store_helper: StoreHelper):

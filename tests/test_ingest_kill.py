@@ -24,10 +24,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import Leg, write_directory_csv, write_legs_csv
 from workanalytics.directory import read_directory_csv
 from workanalytics.ingest import open_source
 from workanalytics.store import DuckDBStore
+
+from conftest import Leg, write_directory_csv, write_legs_csv
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from conftest import Leg
-from reference import SPEC_FIELDS, V2_ONLY
 
 from workanalytics.metrics import (
     ADDITIVE_FIELDS,
@@ -14,6 +12,9 @@ from workanalytics.metrics import (
     extension_sort_key,
     fields_for,
 )
+
+from conftest import Leg
+from reference import SPEC_FIELDS, V2_ONLY
 
 T0 = 1_772_370_000_000  # 2026-03-01T13:00:00Z
 
@@ -65,9 +66,7 @@ def test_external_inbound_answered(store_helper):
 
 
 def test_internal_call_credits_both_extensions(store_helper):
-    store_helper.add(
-        [Leg(caller="1002", caller_ext="1002", connect_time=at(3), end_time=at(33))]
-    )
+    store_helper.add([Leg(caller="1002", caller_ext="1002", connect_time=at(3), end_time=at(33))])
     callee, caller = store_helper.row("1001"), store_helper.row("1002")
     assert callee["Internal_Inbound_Total"] == 1 and callee["Internal_Inbound_Answered"] == 1
     assert callee["External_Inbound_Total"] == 0 and callee["Outbound_Total"] == 0
@@ -78,7 +77,15 @@ def test_internal_call_credits_both_extensions(store_helper):
 
 def test_external_outbound_unanswered_is_abandoned(store_helper):
     store_helper.add(
-        [Leg(caller="1001", caller_ext="1001", callee="+15550001111", callee_ext=None, end_time=at(12))]
+        [
+            Leg(
+                caller="1001",
+                caller_ext="1001",
+                callee="+15550001111",
+                callee_ext=None,
+                end_time=at(12),
+            )
+        ]
     )
     r = store_helper.row("1001")
     assert r["External_Outbound_Total"] == 1
@@ -140,7 +147,10 @@ def test_self_call_is_ignored(store_helper):
 
 def test_in_progress_legs_are_stored_but_not_counted(store_helper):
     report = store_helper.add(
-        [Leg(call_id="live", status="In Progress"), Leg(call_id="done", callee_ext="1002", callee="1002")]
+        [
+            Leg(call_id="live", status="In Progress"),
+            Leg(call_id="done", callee_ext="1002", callee="1002"),
+        ]
     )
     assert report.legs_stored == 2
     assert [r["Extension"] for r in store_helper.summary()] == ["1002"]

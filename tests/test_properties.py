@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import tempfile
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from conftest import Leg, write_legs_csv
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
-from reference import reference_summary
 
 from workanalytics.ingest import open_source
 from workanalytics.metrics import ADDITIVE_FIELDS, FIELDS
 from workanalytics.store import DuckDBStore
 from workanalytics.timewindow import UtcWindow, resolve_window
+
+from conftest import Leg, write_legs_csv
+from reference import reference_summary
 
 T0 = 1_772_370_000_000  # 2026-03-01T13:00:00Z
 SPAN = 3 * 86_400_000
@@ -61,9 +63,9 @@ def legs_strategy(draw, min_size=0, max_size=40):
     return legs
 
 
-windows = st.tuples(
-    st.integers(-60_000, SPAN + 60_000), st.integers(-60_000, SPAN + 60_000)
-).map(lambda ab: UtcWindow(T0 + min(ab), T0 + max(ab)))
+windows = st.tuples(st.integers(-60_000, SPAN + 60_000), st.integers(-60_000, SPAN + 60_000)).map(
+    lambda ab: UtcWindow(T0 + min(ab), T0 + max(ab))
+)
 
 
 class Scratch:
@@ -128,8 +130,12 @@ def test_identities_hold(legs, window):
         and leg.status == "Completed"
         and not (leg.caller_ext is not None and leg.caller_ext == leg.callee_ext)
     ]
-    assert sum(r["Inbound_Total"] for r in rows) == sum(leg.callee_ext is not None for leg in counted)
-    assert sum(r["Outbound_Total"] for r in rows) == sum(leg.caller_ext is not None for leg in counted)
+    assert sum(r["Inbound_Total"] for r in rows) == sum(
+        leg.callee_ext is not None for leg in counted
+    )
+    assert sum(r["Outbound_Total"] for r in rows) == sum(
+        leg.caller_ext is not None for leg in counted
+    )
 
 
 def _add(rows_list):
@@ -137,7 +143,9 @@ def _add(rows_list):
     total: dict[tuple, dict[str, int]] = {}
     for rows in rows_list:
         for r in rows:
-            acc = total.setdefault((r["PbxId"], r["Extension"]), {f.name: 0 for f in ADDITIVE_FIELDS})
+            acc = total.setdefault(
+                (r["PbxId"], r["Extension"]), {f.name: 0 for f in ADDITIVE_FIELDS}
+            )
             for f in ADDITIVE_FIELDS:
                 acc[f.name] += r[f.name]
     return total
@@ -149,7 +157,7 @@ def test_split_window_adds_up(legs, window, cuts):
     store = SCRATCH.load(legs)
     points = sorted(window.start_ms + int(c * (window.end_ms - window.start_ms)) for c in cuts)
     bounds = [window.start_ms, *points, window.end_ms]
-    parts = [summary(store, UtcWindow(a, b)) for a, b in zip(bounds, bounds[1:], strict=False)]
+    parts = [summary(store, UtcWindow(a, b)) for a, b in pairwise(bounds)]
     whole = summary(store, window)
     assert _add(parts) == _add([whole])
     # Non-additive fields are recomputed from the added ones, not added.
@@ -199,7 +207,9 @@ def _repeated(local: datetime, zone: ZoneInfo) -> bool:
 
 #: Seconds from the transition day's midnight: anywhere in three days, or near 00:00-04:00
 #: local, where these zones change their clocks.
-seconds = st.integers(-86_400, 2 * 86_400 - 1) | st.integers(0, 4 * 3_600) | st.integers(3_600, 10_800)
+seconds = (
+    st.integers(-86_400, 2 * 86_400 - 1) | st.integers(0, 4 * 3_600) | st.integers(3_600, 10_800)
+)
 
 
 @settings(max_examples=400, deadline=None)
@@ -222,7 +232,9 @@ def test_window_covers_every_wall_clock_second_between_the_bounds(zone_day, a, b
     # Bounds inside a gap are read by a rule of their own (tested by example elsewhere).
     assume(not _in_gap(start_local, zone) and not _in_gap(end_local, zone))
     fmt = "%Y-%m-%d %H:%M:%S"
-    w = resolve_window(start_local.strftime(fmt), end_local.strftime(fmt), zone_name, retention_years=0)
+    w = resolve_window(
+        start_local.strftime(fmt), end_local.strftime(fmt), zone_name, retention_years=0
+    )
     instant = (w.end_ms if near_end else w.start_ms) + probe
     local = _wall_clock_of(instant, zone)
     between = start_local <= local < end_local + timedelta(seconds=1)

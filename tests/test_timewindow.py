@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from conftest import Leg
 
 from workanalytics.timewindow import (
     EMPTY_WINDOW,
@@ -14,6 +13,8 @@ from workanalytics.timewindow import (
     resolve_window,
     retention_cut,
 )
+
+from conftest import Leg
 
 
 def ms(text: str) -> int:
@@ -172,7 +173,9 @@ def test_bad_parameters_name_the_parameter(start, end, tz, parameter, missing):
 def test_end_before_start_compares_wall_clock_values_even_in_an_overlap():
     # 01:10 is before 01:50 on the clock, although 01:10 EST is after 01:50 EDT.
     with pytest.raises(WindowError):
-        resolve_window("2026-11-01 01:50:00", "2026-11-01 01:10:00", "America/New_York", retention_years=0)
+        resolve_window(
+            "2026-11-01 01:50:00", "2026-11-01 01:10:00", "America/New_York", retention_years=0
+        )
 
 
 # --- retention ------------------------------------------------------------------------------
@@ -211,7 +214,10 @@ def test_window_whose_end_second_reaches_the_cut_keeps_that_second():
     clock = fixed("2026-11-28T12:00:00.500+00:00")
     # end + 1 s = 12:00:01 > cut 12:00:00.500: half a second is still served.
     w = resolve_window("2023-01-01 00:00:00", "2024-11-28 12:00:00", "UTC", clock=clock)
-    assert (w.start_ms, w.end_ms) == (ms("2024-11-28T12:00:00.500+00:00"), ms("2024-11-28T12:00:01+00:00"))
+    assert (w.start_ms, w.end_ms) == (
+        ms("2024-11-28T12:00:00.500+00:00"),
+        ms("2024-11-28T12:00:01+00:00"),
+    )
 
 
 def test_retention_is_configurable_and_zero_disables_it():
@@ -220,7 +226,9 @@ def test_retention_is_configurable_and_zero_disables_it():
     assert resolve_window(*old, clock=clock).is_empty
     assert not resolve_window(*old, clock=clock, retention_years=0).is_empty
     assert not resolve_window(*old, clock=clock, retention_years=7).is_empty
-    w = resolve_window("2025-01-01 00:00:00", "2025-12-31 23:59:59", "UTC", clock=clock, retention_years=1)
+    w = resolve_window(
+        "2025-01-01 00:00:00", "2025-12-31 23:59:59", "UTC", clock=clock, retention_years=1
+    )
     assert w.start_ms == ms("2025-11-28T12:00:00+00:00")
 
 
@@ -232,3 +240,26 @@ def test_expired_window_answers_empty_through_the_store(store_helper):
     assert store_helper.summary(window=w) == []
     w_all = resolve_window("2023-06-01 00:00:00", "2023-06-01 23:59:59", "UTC", retention_years=0)
     assert len(store_helper.summary(window=w_all)) == 1
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "tz", "parameter"),
+    [
+        ("0001-01-01 00:00:00", "0001-01-02 00:00:00", "Asia/Tokyo", "startTime"),
+        ("9999-12-31 00:00:00", "9999-12-31 23:59:59", "UTC", "endTime"),
+        ("9999-12-31 00:00:00", "9999-12-31 23:59:59", "America/New_York", "endTime"),
+    ],
+)
+def test_bounds_at_the_edge_of_the_calendar_are_out_of_range(start, end, tz, parameter):
+    with pytest.raises(WindowError) as info:
+        resolve_window(start, end, tz, retention_years=0)
+    assert info.value.parameter == parameter
+    assert "out of range" in info.value.message
+
+
+def test_only_ascii_digits_are_digits():
+    with pytest.raises(WindowError):
+        full_width_year = "\uff12\uff10\uff12\uff16"
+        resolve_window(
+            f"{full_width_year}-01-01 00:00:00", "2026-01-01 00:00:00", "UTC", retention_years=0
+        )

@@ -1,71 +1,149 @@
-"""``make demo``: a generated company in a local store and a report from it, in one step.
+"""``make demo``: a generated company behind the real API, with credentials and curl commands.
 
-The company is generated and ingested once per data dir; later runs reuse it.
+The first run generates the company (about 500 extensions, 90 days up to today), ingests it,
+creates a user and an API key and keeps them in ``DATA_DIR/demo-credentials.json`` (owner
+only); later runs reuse all of it. Then the server starts in the foreground.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import shlex
 import sys
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
+import orjson
 
 from workanalytics.settings import Settings
 
 DEMO_DATA_DIR = Path("demo-data")
 DEMO_SEED = 42
-DEMO_TIME_ZONE = "America/New_York"
+DEMO_USER = "demo"
+CREDENTIALS_FILE = "demo-credentials.json"
 
 
-def run_demo(
-    settings: Settings, *, extensions: int = 500, days: int = 90, output_format: str = "table"
-) -> None:
-    from workanalytics.cli.output import emit_rows
+@dataclass(frozen=True)
+class DemoCredentials:
+    api_key: str
+    username: str
+    password: str
+
+
+def _say(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def prepare_demo(settings: Settings, *, extensions: int = 500, days: int = 90) -> DemoCredentials:
+    """Company, user and key, made once per data dir."""
+    from workanalytics.control.plane import ControlPlane
     from workanalytics.directory import read_directory_csv
     from workanalytics.generate import generate_company
     from workanalytics.ingest.run import ingest_paths
-    from workanalytics.metrics import DEFAULT_TABLE_FIELDS
-    from workanalytics.report import ALL_PBXES, extension_summary
     from workanalytics.store import DuckDBStore
 
-    show = sys.stderr.isatty()
     with DuckDBStore(settings.store_path, memory_limit=settings.memory_limit) as store:
         if store.leg_count() == 0:
             out = settings.data_dir / "generated" / "company.parquet"
-            click.echo(f"generating {extensions} extensions x {days} days into {out} ...", err=True)
+            _say(f"generating {extensions} extensions x {days} days into {out} ...")
             gen = generate_company(
-                extensions=extensions, days=days, seed=DEMO_SEED, out=out, progress=show
+                extensions=extensions,
+                days=days,
+                seed=DEMO_SEED,
+                out=out,
+                progress=sys.stderr.isatty(),
             )
             store.upsert_directory(read_directory_csv(gen.directory_path))
             outcome = ingest_paths(store, [gen.legs_path])
             if not outcome.ok:
                 raise click.ClickException(str(outcome.failures[0][1]))
-            click.echo(f"ingested {gen.legs} legs for PBXs {', '.join(gen.pbx_ids)}", err=True)
-        yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
-        start, end = f"{yesterday} 00:00:00", f"{yesterday} 23:59:59"
-        result = extension_summary(
-            store, ALL_PBXES, start, end, DEMO_TIME_ZONE, retention_years=settings.retention_years
-        )
-    emit_rows(
-        result.names,
-        result.rows,
-        output_format,
-        json_bytes=result.to_json() if output_format == "json" else None,
-        table_columns=DEFAULT_TABLE_FIELDS,
-        title=f"Extension Summary, all PBXs, {yesterday} ({DEMO_TIME_ZONE})",
+            _say(f"ingested {gen.legs} legs for PBXs {', '.join(gen.pbx_ids)}")
+        pbx_ids = store.pbx_ids()
+    control = ControlPlane.for_data_dir(settings.data_dir)
+    try:
+        control.ensure_customer()
+        control.adopt_pbxes(pbx_ids)
+        path = settings.data_dir / CREDENTIALS_FILE
+        if path.exists():
+            saved = DemoCredentials(**orjson.loads(path.read_bytes()))
+            if control.lookup_api_key(saved.api_key) is not None:
+                return saved
+        password = secrets.token_urlsafe(12)
+        try:
+            control.add_user(DEMO_USER, password, all_pbxes=True)
+        except ValueError:
+            control.set_password(DEMO_USER, password)
+        _key, secret = control.create_api_key(name="demo")
+        creds = DemoCredentials(secret, DEMO_USER, password)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps(creds.__dict__))
+        return creds
+    finally:
+        control.close()
+
+
+def curl_commands(base_url: str, creds: DemoCredentials, pbx_id: str, time_zone: str) -> list[str]:
+    """The 8x8 guide's two requests, pointed at this server."""
+    day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    token = (
+        f"curl -s -X POST {shlex.quote(base_url + '/v1/oauth/token')} "
+        f"-H {shlex.quote('8x8-apikey: ' + creds.api_key)} "
+        "-H 'Content-Type: application/x-www-form-urlencoded' "
+        f"--data-urlencode {shlex.quote('username=' + creds.username)} "
+        f"--data-urlencode {shlex.quote('password=' + creds.password)}"
     )
-    click.echo(
-        f"\n{len(result)} rows. Try it yourself:\n"
-        f"  workanalytics --data-dir {settings.data_dir} extsum --pbx allpbxes "
-        f'--start "{start}" --end "{end}" --tz {DEMO_TIME_ZONE} --format json',
-        err=True,
+    query = (
+        f"pbxId={pbx_id}&startTime={day}%2000:00:00&endTime={day}%2023:59:59&timeZone={time_zone}"
     )
+    extsum = (
+        f"curl -s {shlex.quote(base_url + '/v2/extsum?' + query)} "
+        f"-H {shlex.quote('8x8-apikey: ' + creds.api_key)} "
+        '-H "Authorization: Bearer $TOKEN"'
+    )
+    return [token, extsum]
 
 
-def main() -> None:
-    run_demo(Settings.from_env(DEMO_DATA_DIR))
+def run_demo(
+    settings: Settings,
+    *,
+    extensions: int = 500,
+    days: int = 90,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    from workanalytics.api.server import configure_logging, start_in_thread
+    from workanalytics.generate import PBX_TIME_ZONES
 
-
-if __name__ == "__main__":
-    main()
+    creds = prepare_demo(settings, extensions=extensions, days=days)
+    configure_logging()
+    running = start_in_thread(settings, host=host, port=port)
+    base = running.url + "/analytics/work"
+    pbx_id = running.services.store.pbx_ids()[0]
+    token_cmd, extsum_cmd = curl_commands(base, creds, pbx_id, PBX_TIME_ZONES.get(pbx_id, "UTC"))
+    lines = [
+        f"workanalytics demo serving {base}  (data dir {settings.data_dir})",
+        f"  API key : {creds.api_key}",
+        f"  user    : {creds.username}",
+        f"  password: {creds.password}",
+        "",
+        "Get a token, then the Extension Summary for yesterday:",
+        f"TOKEN=$({token_cmd} | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+        extsum_cmd,
+        "",
+        "Ctrl-C stops the server.",
+    ]
+    click.echo("\n".join(lines))
+    sys.stdout.flush()
+    try:
+        while running.thread.is_alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        _say("stopping")
+    finally:
+        running.stop()
+        running.services.close()

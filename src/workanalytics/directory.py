@@ -51,7 +51,9 @@ def ddl(table: str = "directory") -> str:
         f"CREATE TABLE IF NOT EXISTS {table} (\n"
         f"  pbx_id VARCHAR NOT NULL,\n  extension VARCHAR NOT NULL,\n"
         f"  service_type VARCHAR NOT NULL DEFAULT {lit(DEFAULT_SERVICE_TYPE)},\n"
-        f"  {text_cols},\n  PRIMARY KEY (pbx_id, extension)\n)"
+        f"  {text_cols},\n"
+        # FALSE for rows ingest added for extensions it saw in legs.
+        f"  imported BOOLEAN NOT NULL DEFAULT FALSE,\n  PRIMARY KEY (pbx_id, extension)\n)"
     )
 
 
@@ -107,8 +109,7 @@ def read_directory_csv(path: Path) -> pa.Table:
         for c in COLUMNS
     )  # fmt: skip
     checked = con.sql(
-        f"SELECT {cols}, line, "
-        f"NULLIF(concat_ws('; ', {reasons}), '') AS reason FROM dir_rows"
+        f"SELECT {cols}, line, NULLIF(concat_ws('; ', {reasons}), '') AS reason FROM dir_rows"
     ).to_arrow_table()
     bad = con.sql(
         "SELECT line, reason FROM checked WHERE reason IS NOT NULL ORDER BY line"

@@ -91,29 +91,71 @@ class _PbxConfig:
 # In priority order: a small company keeps the first ones, so the :45 zone stays in.
 _PBXS: tuple[_PbxConfig, ...] = (
     _PbxConfig(
-        "acme-nyc", "America/New_York", "New York", "us", 0.26, 1000, 8000,
-        12125550000, ((1212, 7), (1646, 7), (1917, 7), (1718, 7)),
+        "acme-nyc",
+        "America/New_York",
+        "New York",
+        "us",
+        0.26,
+        1000,
+        8000,
+        12125550000,
+        ((1212, 7), (1646, 7), (1917, 7), (1718, 7)),
     ),
     _PbxConfig(
-        "acme-lon", "Europe/London", "London", "uk", 0.20, 2000, 7000,
-        442079460000, ((4420, 8), (447700, 6), (44161, 7)),
+        "acme-lon",
+        "Europe/London",
+        "London",
+        "uk",
+        0.20,
+        2000,
+        7000,
+        442079460000,
+        ((4420, 8), (447700, 6), (44161, 7)),
     ),
     # Users from 95 so that 99 and 100 both exist: numeric sorting matters.
     _PbxConfig(
-        "acme-ktm", "Asia/Kathmandu", "Kathmandu", "np", 0.16, 95, 10,
-        97715550000, ((9771, 7), (97798, 8)),
+        "acme-ktm",
+        "Asia/Kathmandu",
+        "Kathmandu",
+        "np",
+        0.16,
+        95,
+        10,
+        97715550000,
+        ((9771, 7), (97798, 8)),
     ),
     _PbxConfig(
-        "acme-syd", "Australia/Sydney", "Sydney", "au", 0.14, 3000, 6000,
-        61290000000, ((612, 8), (614, 8)),
+        "acme-syd",
+        "Australia/Sydney",
+        "Sydney",
+        "au",
+        0.14,
+        3000,
+        6000,
+        61290000000,
+        ((612, 8), (614, 8)),
     ),
     _PbxConfig(
-        "acme-la", "America/Los_Angeles", "Los Angeles", "us", 0.14, 4000, 4900,
-        13105550000, ((1310, 7), (1213, 7), (1323, 7)),
+        "acme-la",
+        "America/Los_Angeles",
+        "Los Angeles",
+        "us",
+        0.14,
+        4000,
+        4900,
+        13105550000,
+        ((1310, 7), (1213, 7), (1323, 7)),
     ),
     _PbxConfig(
-        "acme-adl", "Australia/Adelaide", "Adelaide", "au", 0.10, 500, 900,
-        61881000000, ((618, 8), (614, 8)),
+        "acme-adl",
+        "Australia/Adelaide",
+        "Adelaide",
+        "au",
+        0.10,
+        500,
+        900,
+        61881000000,
+        ((618, 8), (614, 8)),
     ),
 )
 
@@ -203,12 +245,60 @@ _ATTENDANTS: tuple[str, ...] = ("Main Auto Attendant", "After Hours Auto Attenda
 # Relative call intensity per local hour 0..23: mid-morning and mid-afternoon peaks, a lunch
 # dip, little at night. Weekends are flatter (and scaled down by _DAY_FACTOR).
 _HOURLY_WEEKDAY = np.array(
-    [0.3, 0.2, 0.15, 0.15, 0.2, 0.4, 1.0, 3.0, 7.0, 11.0, 13.0, 12.0,
-     8.0, 9.0, 12.0, 12.0, 10.0, 6.0, 3.0, 2.0, 1.5, 1.0, 0.6, 0.4]
+    [
+        0.3,
+        0.2,
+        0.15,
+        0.15,
+        0.2,
+        0.4,
+        1.0,
+        3.0,
+        7.0,
+        11.0,
+        13.0,
+        12.0,
+        8.0,
+        9.0,
+        12.0,
+        12.0,
+        10.0,
+        6.0,
+        3.0,
+        2.0,
+        1.5,
+        1.0,
+        0.6,
+        0.4,
+    ]
 )
 _HOURLY_WEEKEND = np.array(
-    [0.5, 0.3, 0.2, 0.2, 0.2, 0.3, 0.6, 1.2, 2.5, 4.0, 4.5, 4.5,
-     4.0, 4.0, 4.0, 3.5, 3.0, 2.2, 1.6, 1.2, 1.0, 0.8, 0.6, 0.5]
+    [
+        0.5,
+        0.3,
+        0.2,
+        0.2,
+        0.2,
+        0.3,
+        0.6,
+        1.2,
+        2.5,
+        4.0,
+        4.5,
+        4.5,
+        4.0,
+        4.0,
+        4.0,
+        3.5,
+        3.0,
+        2.2,
+        1.6,
+        1.2,
+        1.0,
+        0.8,
+        0.6,
+        0.5,
+    ]
 )
 #: Volume factor by weekday, Monday = 0.
 _DAY_FACTOR = np.array([1.05, 1.0, 1.0, 1.0, 0.95, 0.10, 0.05])
@@ -357,10 +447,20 @@ def _build_company(rng: np.random.Generator, users: int) -> _Company:
             first, last = first_names[fi[k]], last_names[li[k]]
             email = _unique(f"{_ascii_id(first)}.{_ascii_id(last)}", seen_email)
             username = _unique(f"{_ascii_id(first)[0]}{_ascii_id(last)}", seen_user)
-            add(cfg, cfg.user_start + k, f"{first} {last}", [
-                "UE", first, last, cfg.branch, dept_names[dept[k]],
-                f"{email}@acme.example", username,
-            ])
+            add(
+                cfg,
+                cfg.user_start + k,
+                f"{first} {last}",
+                [
+                    "UE",
+                    first,
+                    last,
+                    cfg.branch,
+                    dept_names[dept[k]],
+                    f"{email}@acme.example",
+                    username,
+                ],
+            )
 
         # Services numbered after the users unless the configured range is free.
         n_rg = int(np.clip(n_users // 80, 2, len(_RING_GROUPS)))
@@ -510,8 +610,9 @@ def _offsets_ms(pbxs: tuple[_PbxConfig, ...], first_day: dt.date, days: int) -> 
     return out
 
 
-def _lognormal(rng: np.random.Generator, median_ms: float, sigma: float, n: int,
-               lo: float, hi: float) -> np.ndarray:
+def _lognormal(
+    rng: np.random.Generator, median_ms: float, sigma: float, n: int, lo: float, hi: float
+) -> np.ndarray:
     return np.clip(rng.lognormal(math.log(median_ms), sigma, n), lo, hi).astype(np.int64)
 
 
@@ -536,8 +637,9 @@ def _pick(rng: np.random.Generator, first: np.ndarray, count: np.ndarray) -> np.
     return first + (rng.random(len(first)) * count).astype(np.int64)
 
 
-def _pick_other(rng: np.random.Generator, first: np.ndarray, count: np.ndarray,
-                taken: np.ndarray) -> np.ndarray:
+def _pick_other(
+    rng: np.random.Generator, first: np.ndarray, count: np.ndarray, taken: np.ndarray
+) -> np.ndarray:
     """A uniform index of each range other than ``taken`` (ranges have >= 2 members)."""
     step = 1 + (rng.random(len(first)) * (count - 1)).astype(np.int64)
     return first + (taken - first + step) % count
@@ -550,28 +652,69 @@ def _outcome(rng: np.random.Generator, n: int, p: tuple[float, float, float, flo
 class _Legs:
     """Column lists of the legs of one chunk, appended per scenario, concatenated once."""
 
-    FIELDS = ("call", "leg", "start", "connect", "end", "caller", "callee",
-              "abandoned", "voicemail", "cause", "dnis")
+    FIELDS = (
+        "call",
+        "leg",
+        "start",
+        "connect",
+        "end",
+        "caller",
+        "callee",
+        "abandoned",
+        "voicemail",
+        "cause",
+        "dnis",
+    )
 
     def __init__(self) -> None:
         self.parts: dict[str, list[np.ndarray]] = {f: [] for f in self.FIELDS}
 
-    def add(self, *, call: np.ndarray, leg: np.ndarray | int, start: np.ndarray,
-            end: np.ndarray, caller: np.ndarray, callee: np.ndarray,
-            connect: np.ndarray | int = -1, abandoned: np.ndarray | bool = False,
-            voicemail: np.ndarray | bool = False, cause: np.ndarray | int = _NORMAL,
-            dnis: np.ndarray | int = -1) -> None:
+    def add(
+        self,
+        *,
+        call: np.ndarray,
+        leg: np.ndarray | int,
+        start: np.ndarray,
+        end: np.ndarray,
+        caller: np.ndarray,
+        callee: np.ndarray,
+        connect: np.ndarray | int = -1,
+        abandoned: np.ndarray | bool = False,
+        voicemail: np.ndarray | bool = False,
+        cause: np.ndarray | int = _NORMAL,
+        dnis: np.ndarray | int = -1,
+    ) -> None:
         n = len(call)
-        values = {"call": call, "leg": leg, "start": start, "connect": connect, "end": end,
-                  "caller": caller, "callee": callee, "abandoned": abandoned,
-                  "voicemail": voicemail, "cause": cause, "dnis": dnis}
+        values = {
+            "call": call,
+            "leg": leg,
+            "start": start,
+            "connect": connect,
+            "end": end,
+            "caller": caller,
+            "callee": callee,
+            "abandoned": abandoned,
+            "voicemail": voicemail,
+            "cause": cause,
+            "dnis": dnis,
+        }
         for name, v in values.items():
             self.parts[name].append(np.broadcast_to(v, n))
 
-    def single(self, rng: np.random.Generator, *, call: np.ndarray, leg: np.ndarray | int,
-               start: np.ndarray, caller: np.ndarray, callee: np.ndarray,
-               outcome: np.ndarray, talk_median_ms: float, cause: int | None = None,
-               dnis: np.ndarray | int = -1) -> np.ndarray:
+    def single(
+        self,
+        rng: np.random.Generator,
+        *,
+        call: np.ndarray,
+        leg: np.ndarray | int,
+        start: np.ndarray,
+        caller: np.ndarray,
+        callee: np.ndarray,
+        outcome: np.ndarray,
+        talk_median_ms: float,
+        cause: int | None = None,
+        dnis: np.ndarray | int = -1,
+    ) -> np.ndarray:
         """One ringing leg with the given outcome; returns its end (for what follows).
 
         ``cause`` overrides the outcome's own cause (a transfer leg says so whatever happens).
@@ -579,25 +722,35 @@ class _Legs:
         n = len(call)
         answered = outcome == _ANSWERED
         ring = np.where(
-            answered, _ring_answer(rng, n),
+            answered,
+            _ring_answer(rng, n),
             np.where(outcome == _ABANDONED, _ring_abandon(rng, n), _ring_timeout(rng, n)),
         )
         connect = np.where(answered, start + ring, -1)
         end = start + ring + np.where(answered, _talk(rng, talk_median_ms, n), 0)
         causes = np.where(answered | (outcome == _ABANDONED), _NORMAL, _RNA)
-        self.add(call=call, leg=leg, start=start, connect=connect, end=end, caller=caller,
-                 callee=callee, abandoned=outcome == _ABANDONED,
-                 voicemail=outcome == _VOICEMAIL, cause=causes if cause is None else cause,
-                 dnis=dnis)
+        self.add(
+            call=call,
+            leg=leg,
+            start=start,
+            connect=connect,
+            end=end,
+            caller=caller,
+            callee=callee,
+            abandoned=outcome == _ABANDONED,
+            voicemail=outcome == _VOICEMAIL,
+            cause=causes if cause is None else cause,
+            dnis=dnis,
+        )
         return end
 
     def concat(self) -> dict[str, np.ndarray]:
-        return {f: np.concatenate(v) if v else np.empty(0, np.int64)
-                for f, v in self.parts.items()}
+        return {f: np.concatenate(v) if v else np.empty(0, np.int64) for f, v in self.parts.items()}
 
 
-def _chunk_legs(rng: np.random.Generator, co: _Company, call_pbx: np.ndarray,
-                call_start: np.ndarray) -> dict[str, np.ndarray]:
+def _chunk_legs(
+    rng: np.random.Generator, co: _Company, call_pbx: np.ndarray, call_start: np.ndarray
+) -> dict[str, np.ndarray]:
     """All legs of the chunk's calls (calls given by PBX and first-leg start), unordered."""
     n_calls = len(call_pbx)
     scenario = np.searchsorted(np.cumsum(_SCENARIO_P), rng.random(n_calls), side="right")
@@ -613,23 +766,39 @@ def _chunk_legs(rng: np.random.Generator, co: _Company, call_pbx: np.ndarray,
         u = rng.random(len(p)) ** 2
         return co.pool_first[p] + (u * co.pool_count[p]).astype(np.int64)
 
-    def attendant_prefix(c: np.ndarray, p: np.ndarray, t0: np.ndarray, share: float,
-                         caller: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def attendant_prefix(
+        c: np.ndarray, p: np.ndarray, t0: np.ndarray, share: float, caller: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Some calls pass an auto attendant menu first: a service leg, never answered."""
         has = rng.random(len(c)) < share
         aa = co.aa_ext[_pick(rng, co.aa_first[p], co.aa_count[p])]
         menu = _lognormal(rng, 12_000, 0.5, len(c), 3_000, 90_000)
         h = np.flatnonzero(has)
-        legs.add(call=c[h], leg=1, start=t0[h], end=t0[h] + menu[h], caller=caller[h],
-                 callee=aa[h], dnis=aa[h])
+        legs.add(
+            call=c[h],
+            leg=1,
+            start=t0[h],
+            end=t0[h] + menu[h],
+            caller=caller[h],
+            callee=aa[h],
+            dnis=aa[h],
+        )
         return t0 + np.where(has, menu, 0), has.astype(np.int64), np.where(has, aa, -1)
 
     # External inbound straight to a user's DID.
     c, p, t0 = calls_of(_DIRECT)
     user = _pick(rng, co.user_first[p], co.user_count[p])
-    legs.single(rng, call=c, leg=1, start=t0, caller=outside(p), callee=user, dnis=user,
-                outcome=_outcome(rng, len(c), (0.72, 0.15, 0.09, 0.04)),
-                talk_median_ms=180_000)
+    legs.single(
+        rng,
+        call=c,
+        leg=1,
+        start=t0,
+        caller=outside(p),
+        callee=user,
+        dnis=user,
+        outcome=_outcome(rng, len(c), (0.72, 0.15, 0.09, 0.04)),
+        talk_median_ms=180_000,
+    )
 
     # Ring-all group: every member's phone rings at once; at most one answers.
     c, p, t0 = calls_of(_RING_ALL)
@@ -649,12 +818,18 @@ def _chunk_legs(rng: np.random.Generator, co: _Company, call_pbx: np.ndarray,
     i = np.repeat(np.arange(len(c)), size)
     pos = np.arange(len(i)) - np.repeat(np.cumsum(size) - size, size)
     won = (pos == winner[i]) & (outcome[i] == _ANSWERED)
-    legs.add(call=c[i], leg=base[i] + 1 + pos, start=t1[i],
-             connect=np.where(won, t1[i] + ring[i], -1),
-             end=t1[i] + ring[i] + np.where(won, talk[i], 0),
-             caller=caller[i], callee=co.rg_members[rg[i], pos],
-             abandoned=outcome[i] == _ABANDONED,
-             cause=np.where(won | (outcome[i] == _ABANDONED), _NORMAL, _RNA), dnis=dnis[i])
+    legs.add(
+        call=c[i],
+        leg=base[i] + 1 + pos,
+        start=t1[i],
+        connect=np.where(won, t1[i] + ring[i], -1),
+        end=t1[i] + ring[i] + np.where(won, talk[i], 0),
+        caller=caller[i],
+        callee=co.rg_members[rg[i], pos],
+        abandoned=outcome[i] == _ABANDONED,
+        cause=np.where(won | (outcome[i] == _ABANDONED), _NORMAL, _RNA),
+        dnis=dnis[i],
+    )
 
     # Linear hunt group: members ring one after another until one answers, the caller
     # hangs up, or the list is exhausted (then the last one may send the caller to voicemail).
@@ -675,18 +850,30 @@ def _chunk_legs(rng: np.random.Generator, co: _Company, call_pbx: np.ndarray,
     last = pos == n_legs[i] - 1
     won = last & answered[i]
     gave_up = last & abandoned[i]
-    dur = np.where(won, np.minimum(_ring_answer(rng, len(i)), 14_000),
-                   np.where(gave_up, rng.integers(1_000, 15_000, len(i)),
-                            rng.integers(15_000, 20_001, len(i))))
+    dur = np.where(
+        won,
+        np.minimum(_ring_answer(rng, len(i)), 14_000),
+        np.where(
+            gave_up, rng.integers(1_000, 15_000, len(i)), rng.integers(15_000, 20_001, len(i))
+        ),
+    )
     before = np.cumsum(dur) - dur
     start = t1[i] + before - before[np.repeat(first_leg, n_legs)]
     talk = _talk(rng, 180_000, len(i))
     dnis = np.where(aa >= 0, aa, co.rg_ext[rg])
-    legs.add(call=c[i], leg=base[i] + 1 + pos, start=start,
-             connect=np.where(won, start + dur, -1), end=start + dur + np.where(won, talk, 0),
-             caller=caller[i], callee=co.rg_members[rg[i], pos], abandoned=gave_up,
-             voicemail=last & to_vm[i],
-             cause=np.where(won | gave_up, _NORMAL, _RNA), dnis=dnis[i])
+    legs.add(
+        call=c[i],
+        leg=base[i] + 1 + pos,
+        start=start,
+        connect=np.where(won, start + dur, -1),
+        end=start + dur + np.where(won, talk, 0),
+        caller=caller[i],
+        callee=co.rg_members[rg[i], pos],
+        abandoned=gave_up,
+        voicemail=last & to_vm[i],
+        cause=np.where(won | gave_up, _NORMAL, _RNA),
+        dnis=dnis[i],
+    )
 
     # Call queue: the queue (a service) holds the caller, then an agent answers; a queue
     # leg never has a connect time. Some callers give up in the queue, and sometimes a
@@ -705,39 +892,75 @@ def _chunk_legs(rng: np.random.Generator, co: _Company, call_pbx: np.ndarray,
     wait = np.where(
         gave_up,
         _lognormal(rng, 70_000, 0.8, n, 5_000, 1_800_000),
-        np.maximum(_lognormal(rng, 40_000, 0.9, n, 2_000, 1_200_000),
-                   ring + np.where(missed, miss, 0) + 1_000),
+        np.maximum(
+            _lognormal(rng, 40_000, 0.9, n, 2_000, 1_200_000),
+            ring + np.where(missed, miss, 0) + 1_000,
+        ),
     )
-    legs.add(call=c, leg=base + 1, start=t1, end=t1 + wait, caller=caller,
-             callee=co.cq_ext[cq], abandoned=gave_up, dnis=dnis)
+    legs.add(
+        call=c,
+        leg=base + 1,
+        start=t1,
+        end=t1 + wait,
+        caller=caller,
+        callee=co.cq_ext[cq],
+        abandoned=gave_up,
+        dnis=dnis,
+    )
     served = np.flatnonzero(~gave_up)
     agent = co.cq_members[cq, agent_pos]
     connect = t1 + wait
-    legs.add(call=c[served], leg=(base + 2 + missed)[served], start=(connect - ring)[served],
-             connect=connect[served], end=(connect + _talk(rng, 240_000, n))[served],
-             caller=caller[served], callee=agent[served], dnis=dnis[served])
+    legs.add(
+        call=c[served],
+        leg=(base + 2 + missed)[served],
+        start=(connect - ring)[served],
+        connect=connect[served],
+        end=(connect + _talk(rng, 240_000, n))[served],
+        caller=caller[served],
+        callee=agent[served],
+        dnis=dnis[served],
+    )
     m = np.flatnonzero(missed)
     other_pos = (agent_pos + 1 + (rng.random(n) * (co.cq_size[cq] - 1)).astype(np.int64)) % (
         np.maximum(co.cq_size[cq], 1)
     )
-    legs.add(call=c[m], leg=base[m] + 2, start=(connect - ring - miss)[m],
-             end=(connect - ring)[m], caller=caller[m], callee=co.cq_members[cq, other_pos][m],
-             cause=_RNA, dnis=dnis[m])
+    legs.add(
+        call=c[m],
+        leg=base[m] + 2,
+        start=(connect - ring - miss)[m],
+        end=(connect - ring)[m],
+        caller=caller[m],
+        callee=co.cq_members[cq, other_pos][m],
+        cause=_RNA,
+        dnis=dnis[m],
+    )
 
     # Internal: user to another user of the same PBX.
     c, p, t0 = calls_of(_INTERNAL)
     caller = _pick(rng, co.user_first[p], co.user_count[p])
-    legs.single(rng, call=c, leg=1, start=t0, caller=caller,
-                callee=_pick_other(rng, co.user_first[p], co.user_count[p], caller),
-                outcome=_outcome(rng, len(c), (0.68, 0.10, 0.12, 0.10)),
-                talk_median_ms=90_000)
+    legs.single(
+        rng,
+        call=c,
+        leg=1,
+        start=t0,
+        caller=caller,
+        callee=_pick_other(rng, co.user_first[p], co.user_count[p], caller),
+        outcome=_outcome(rng, len(c), (0.68, 0.10, 0.12, 0.10)),
+        talk_median_ms=90_000,
+    )
 
     # Outbound to an outside number (a customer from the pool).
     c, p, t0 = calls_of(_OUTBOUND)
-    legs.single(rng, call=c, leg=1, start=t0,
-                caller=_pick(rng, co.user_first[p], co.user_count[p]), callee=outside(p),
-                outcome=_outcome(rng, len(c), (0.62, 0.0, 0.20, 0.18)),
-                talk_median_ms=150_000)
+    legs.single(
+        rng,
+        call=c,
+        leg=1,
+        start=t0,
+        caller=_pick(rng, co.user_first[p], co.user_count[p]),
+        callee=outside(p),
+        outcome=_outcome(rng, len(c), (0.62, 0.0, 0.20, 0.18)),
+        talk_median_ms=150_000,
+    )
 
     # Blind transfers: a user who answered the last leg of a call passes it on; the new leg
     # starts when the answered one ends, from the transferring extension.
@@ -749,17 +972,32 @@ def _chunk_legs(rng: np.random.Generator, co: _Company, call_pbx: np.ndarray,
     if len(t):
         p = call_pbx[out["call"][t]]
         frm = out["callee"][t]
-        legs.single(rng, call=out["call"][t], leg=out["leg"][t] + 1, start=out["end"][t],
-                    caller=frm, callee=_pick_other(rng, co.user_first[p], co.user_count[p], frm),
-                    outcome=_outcome(rng, len(t), (0.75, 0.15, 0.10, 0.0)),
-                    talk_median_ms=180_000, cause=_TRANSFER)
+        legs.single(
+            rng,
+            call=out["call"][t],
+            leg=out["leg"][t] + 1,
+            start=out["end"][t],
+            caller=frm,
+            callee=_pick_other(rng, co.user_first[p], co.user_count[p], frm),
+            outcome=_outcome(rng, len(t), (0.75, 0.15, 0.10, 0.0)),
+            talk_median_ms=180_000,
+            cause=_TRANSFER,
+        )
         out = legs.concat()
     return out
 
 
-def _chunk_table(rng: np.random.Generator, co: _Company, offsets: np.ndarray,
-                 first_epoch_day: int, day_lo: int, day_hi: int, total_days: int,
-                 calls_per_user: float, call_no: int) -> tuple[pa.Table, int]:
+def _chunk_table(
+    rng: np.random.Generator,
+    co: _Company,
+    offsets: np.ndarray,
+    first_epoch_day: int,
+    day_lo: int,
+    day_hi: int,
+    total_days: int,
+    calls_per_user: float,
+    call_no: int,
+) -> tuple[pa.Table, int]:
     """The canonical legs of local days ``[day_lo, day_hi)`` of every PBX, in call order,
     and the number of calls."""
     n_pbx = len(co.pbxs)
@@ -781,9 +1019,7 @@ def _chunk_table(rng: np.random.Generator, co: _Company, offsets: np.ndarray,
         np.searchsorted(np.cumsum(_HOURLY_WEEKDAY) / _HOURLY_WEEKDAY.sum(), u, side="right"),
     )
     hour = np.minimum(hour, 23)
-    local = (first_epoch_day + call_day) * _DAY_MS + hour * _HOUR_MS + rng.integers(
-        0, _HOUR_MS, n
-    )
+    local = (first_epoch_day + call_day) * _DAY_MS + hour * _HOUR_MS + rng.integers(0, _HOUR_MS, n)
     start = local - offsets[call_pbx, call_day, hour]
 
     # Calls in time order within the chunk, so call ids grow with time.
@@ -800,7 +1036,7 @@ def _chunk_table(rng: np.random.Generator, co: _Company, offsets: np.ndarray,
         today = np.flatnonzero(call_day == total_days - 1)
         for p in range(n_pbx):
             mine = today[call_pbx[today] == p]
-            live[mine[len(mine) - math.ceil(len(mine) * _IN_PROGRESS_SHARE):]] = True
+            live[mine[len(mine) - math.ceil(len(mine) * _IN_PROGRESS_SHARE) :]] = True
         status = live[call].astype(np.int8)
 
     # Leg order: by call, then leg id; a scatter, since every call's legs are 1..n.
@@ -872,8 +1108,13 @@ def _iso_ms(ms: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     out = np.empty((n, 24), dtype=np.uint8)
     out[:] = np.frombuffer(b"0000-00-00T00:00:00.000Z", dtype=np.uint8)
     fields = (
-        (year, 0, 4), (month, 5, 2), (day, 8, 2), (of_day // _HOUR_MS, 11, 2),
-        (of_day // 60_000 % 60, 14, 2), (of_day // _MS % 60, 17, 2), (of_day % _MS, 20, 3),
+        (year, 0, 4),
+        (month, 5, 2),
+        (day, 8, 2),
+        (of_day // _HOUR_MS, 11, 2),
+        (of_day // 60_000 % 60, 14, 2),
+        (of_day // _MS % 60, 17, 2),
+        (of_day % _MS, 20, 3),
     )
     for value, at, width in fields:
         for k in range(width):
@@ -881,7 +1122,9 @@ def _iso_ms(ms: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     offsets = np.arange(0, 24 * (n + 1), 24, dtype=np.int32)
     validity = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.Array.from_buffers(
-        pa.string(), n, [validity, pa.py_buffer(offsets), pa.py_buffer(out)],
+        pa.string(),
+        n,
+        [validity, pa.py_buffer(offsets), pa.py_buffer(out)],
         null_count=-1 if valid is None else int(n - valid.sum()),
     )
 
@@ -905,11 +1148,14 @@ def _write_parquet(path: Path, chunks: Iterator[pa.Table]) -> None:
         for table in chunks:
             if writer is None:
                 # High-cardinality columns gain nothing from dictionaries and cost time.
-                dictionary = [c for c in COLUMN_NAMES
-                              if c not in ("call_id", "start_time", "connect_time", "end_time",
-                                           "hold_ms")]
-                writer = pq.ParquetWriter(path, table.schema, compression="snappy",
-                                          use_dictionary=dictionary)
+                dictionary = [
+                    c
+                    for c in COLUMN_NAMES
+                    if c not in ("call_id", "start_time", "connect_time", "end_time", "hold_ms")
+                ]
+                writer = pq.ParquetWriter(
+                    path, table.schema, compression="snappy", use_dictionary=dictionary
+                )
             writer.write_table(table, row_group_size=1 << 20)
     finally:
         if writer is not None:
@@ -926,10 +1172,13 @@ def _write_csv(path: Path, chunks: Iterator[pa.Table]) -> None:
             if writer is None:
                 # Generated values never hold commas, quotes or newlines: no quoting needed
                 # (the writer refuses a value that would need it rather than corrupt a row).
-                writer = pcsv.CSVWriter(path, text.schema,
-                                        write_options=pcsv.WriteOptions(
-                                            quoting_style="none", quoting_header="none",
-                                            batch_size=1 << 16))
+                writer = pcsv.CSVWriter(
+                    path,
+                    text.schema,
+                    write_options=pcsv.WriteOptions(
+                        quoting_style="none", quoting_header="none", batch_size=1 << 16
+                    ),
+                )
             writer.write_table(text)
     finally:
         if writer is not None:
@@ -1019,8 +1268,17 @@ def generate_company(
         bar = _progress_bar(progress, len(bounds))
         try:
             for lo, hi in bounds:
-                table, n_calls = _chunk_table(rng, co, offsets, first_epoch_day, lo, hi, days,
-                                              calls_per_user, 1_000_000_000 + totals["calls"])
+                table, n_calls = _chunk_table(
+                    rng,
+                    co,
+                    offsets,
+                    first_epoch_day,
+                    lo,
+                    hi,
+                    days,
+                    calls_per_user,
+                    1_000_000_000 + totals["calls"],
+                )
                 totals["legs"] += table.num_rows
                 totals["calls"] += n_calls
                 yield table
@@ -1067,8 +1325,12 @@ class _Bar:
         )
 
         self._progress = Progress(
-            TextColumn("generating legs"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+            TextColumn("generating legs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
         )
         self._progress.start()
         self._task = self._progress.add_task("legs", total=total)

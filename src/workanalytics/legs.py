@@ -151,7 +151,10 @@ def _reasons() -> list[tuple[str, str]]:
             checks.append((f"NOT {_p(col.name)}", f"{col.name} is required"))
         if col.kind in _PARSE_HINT:
             checks.append(
-                (f"{_p(col.name)} AND {_t(col.name)} IS NULL", f"{col.name} {_PARSE_HINT[col.kind]}")
+                (
+                    f"{_p(col.name)} AND {_t(col.name)} IS NULL",
+                    f"{col.name} {_PARSE_HINT[col.kind]}",
+                )
             )
     checks.append(
         (
@@ -206,12 +209,17 @@ def validated_select(raw_relation: str) -> str:
         f"AS {q(REASON_COLUMN)}"
     )
     return (
-        "SELECT " + ",\n  ".join(outer) + "\nFROM (SELECT " + ",\n  ".join(inner)
+        "SELECT "
+        + ",\n  ".join(outer)
+        + "\nFROM (SELECT "
+        + ",\n  ".join(inner)
         + f"\n  FROM {raw_relation}) AS typed"
     )
 
 
 def store_table_ddl(table: str) -> str:
     """DDL of a table holding canonical legs."""
-    cols = ",\n  ".join(f"{q(c.name)} {c.sql_type}{' NOT NULL' if c.required else ''}" for c in COLUMNS)
+    cols = ",\n  ".join(
+        f"{q(c.name)} {c.sql_type}{' NOT NULL' if c.required else ''}" for c in COLUMNS
+    )
     return f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)"

@@ -19,6 +19,11 @@ ALL_PBXES = "allpbxes"
 class PbxParameterError(ValueError):
     """``pbxId`` is empty or names nothing."""
 
+    def __init__(self, message: str, *, missing: bool):
+        super().__init__(message)
+        #: An empty or blank value is as missing as an absent one.
+        self.missing = missing
+
 
 class UnknownPbxError(LookupError):
     def __init__(self, pbx_id: str, known: Iterable[str]):
@@ -32,10 +37,10 @@ def parse_pbx_ids(value: str | None) -> list[str] | None:
     ``None`` stands for ``allpbxes``.
     """
     if value is None or value.strip() == "":
-        raise PbxParameterError("pbxId is required")
+        raise PbxParameterError("pbxId is required", missing=True)
     names = list(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
     if not names:
-        raise PbxParameterError("pbxId names no PBX")
+        raise PbxParameterError("pbxId names no PBX", missing=False)
     if ALL_PBXES in names:
         return None
     return names

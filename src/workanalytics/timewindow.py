@@ -25,7 +25,7 @@ TIME_FORMAT_HINT = "expected YYYY-MM-DD HH:MM:SS"
 ZONE_HINT = "expected an IANA time zone such as America/New_York"
 DEFAULT_RETENTION_YEARS = 2
 
-_WALL_CLOCK = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})")
+_WALL_CLOCK = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
 
 Clock = Callable[[], datetime]
 
@@ -89,7 +89,9 @@ def parse_wall_clock(text: str | None, parameter: str) -> datetime:
     try:
         return datetime(*(int(g) for g in m.groups()))
     except ValueError:
-        raise WindowError(parameter, f"{parameter} is not a valid date and time", TIME_FORMAT_HINT) from None
+        raise WindowError(
+            parameter, f"{parameter} is not a valid date and time", TIME_FORMAT_HINT
+        ) from None
 
 
 def _instants(local: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -151,8 +153,14 @@ def resolve_window(
     # Compared as written: "before" is about the wall-clock values the caller sent.
     if end_local < start_local:
         raise WindowError("endTime", "endTime is before startTime", "expected endTime >= startTime")
-    start = wall_clock_start(start_local, zone)
-    end_exclusive = wall_clock_end(end_local, zone) + timedelta(seconds=1)
+    try:
+        start = wall_clock_start(start_local, zone)
+    except OverflowError:  # year 1 east of UTC: before the first representable instant
+        raise WindowError("startTime", "startTime is out of range", TIME_FORMAT_HINT) from None
+    try:
+        end_exclusive = wall_clock_end(end_local, zone) + timedelta(seconds=1)
+    except OverflowError:  # the last second of year 9999
+        raise WindowError("endTime", "endTime is out of range", TIME_FORMAT_HINT) from None
     window = UtcWindow(_ms(start), _ms(end_exclusive))
     if retention_years > 0:
         cut = _ms(retention_cut(clock(), retention_years))

@@ -20,8 +20,11 @@ from workanalytics.timewindow import resolve_window
 DATA = Path(__file__).parent / "data"
 #: 8x8's OpenAPI document, beside the project (``../shared``); it is theirs, so its example is
 #: read from there, never copied into the project.
-OAS_DOCUMENT = Path(__file__).resolve().parents[3] / "shared" / "reference" / (
-    "8x8-work-analytics-historical.oas.json"
+OAS_DOCUMENT = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "reference"
+    / ("8x8-work-analytics-historical.oas.json")
 )
 #: A hand-written day on PBX ``acme`` (docs/adapters/8x8-call-legs.md walks through it).
 SMALL_DAY = DATA / "8x8-small-day.json"
@@ -699,3 +702,13 @@ def test_hundred_thousand_legs_in_one_page(tmp_path: Path):
     assert table.num_rows == 100_000
     assert table.column("_source_error").null_count == 100_000
     assert src.locate(100_000) == f"{path}: data[99999]"
+
+
+def test_digits_fallback_keeps_working_file_after_file(store: DuckDBStore, tmp_path: Path):
+    """Extensions that ingest adds to the directory are not an imported directory."""
+    first = write(tmp_path / "one.json", page([leg(callId="1", callee="1001")]))
+    second = write(tmp_path / "two.json", page([leg(callId="2", callee="1050")]))
+    for path in (first, second):
+        ingest(store, path)
+    credited = store.con.execute("SELECT callee_ext FROM legs ORDER BY call_id").fetchall()
+    assert credited == [("1001",), ("1050",)]

@@ -27,7 +27,9 @@ error_log = logging.getLogger("workanalytics.error")
 
 
 def _error_response(exc: errors.ApiError) -> Response:
-    return Response(exc.body, status_code=exc.status, headers=exc.headers, media_type="application/json")
+    return Response(
+        exc.body, status_code=exc.status, headers=exc.headers, media_type="application/json"
+    )
 
 
 async def _on_api_error(_request: Request, exc: Exception) -> Response:
@@ -97,6 +99,25 @@ class AccessLog:
             )
 
 
+def _as_served(doc: dict) -> dict:
+    """FastAPI's document, corrected to what the app does.
+
+    - An operation needs every scheme it names together (8x8-apikey *and* the bearer token);
+      FastAPI lists one requirement object per scheme, which OpenAPI reads as alternatives.
+    - No 422: a malformed request is answered 400 (INVALID_PARAMETER or another 400 body).
+    """
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            security = op.get("security")
+            if security and len(security) > 1:
+                op["security"] = [{k: v for req in security for k, v in req.items()}]
+            op.get("responses", {}).pop("422", None)
+    schemas = doc.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return doc
+
+
 def create_app(svc: Services) -> FastAPI:
     app = FastAPI(
         title="workanalytics: Work Analytics Historical",
@@ -115,4 +136,13 @@ def create_app(svc: Services) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
     app.add_middleware(AccessLog)
+
+    fastapi_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = _as_served(fastapi_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -52,7 +52,8 @@ _TOKEN_DESCRIPTIONS = {
 
 def invalid_token(kind: str) -> ApiError:
     return ApiError(
-        401, orjson.dumps({"error": "invalid_token", "error_description": _TOKEN_DESCRIPTIONS[kind]})
+        401,
+        orjson.dumps({"error": "invalid_token", "error_description": _TOKEN_DESCRIPTIONS[kind]}),
     )
 
 
@@ -124,7 +125,9 @@ def too_many_requests(retry_after: int) -> ApiError:
 
 
 def not_found() -> ApiError:
-    return ApiError(404, orjson.dumps({"status": 404, "error": "Not Found", "message": "no such resource"}))
+    return ApiError(
+        404, orjson.dumps({"status": 404, "error": "Not Found", "message": "no such resource"})
+    )
 
 
 def server_error() -> ApiError:

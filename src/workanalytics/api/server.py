@@ -44,7 +44,9 @@ def run_server(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000)
     configure_logging()
     svc = Services.open(settings)
     try:
-        sys.stderr.write(f"serving http://{host}:{port}/analytics/work (data dir {settings.data_dir})\n")
+        sys.stderr.write(
+            f"serving http://{host}:{port}/analytics/work (data dir {settings.data_dir})\n"
+        )
         uvicorn.Server(_config(create_app(svc), host, port)).run()
     finally:
         svc.close()
@@ -68,12 +70,13 @@ def start_in_thread(
     settings: Settings,
     *,
     host: str = "127.0.0.1",
+    port: int = 0,
     clock: Callable[[], float] = time.time,
     services: Services | None = None,
 ) -> RunningServer:
-    """Start a real server on a free loopback port and wait until it accepts requests."""
+    """Start a real server (by default on a free loopback port) and wait until it answers."""
     svc = services or Services.open(settings, clock=clock)
-    server = uvicorn.Server(_config(create_app(svc), host, 0))
+    server = uvicorn.Server(_config(create_app(svc), host, port))
     thread = threading.Thread(target=server.run, name="workanalytics-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -24,7 +24,9 @@ class ThrottleLimits:
 
 
 class LoginThrottle:
-    def __init__(self, limits: ThrottleLimits = ThrottleLimits(), clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, limits: ThrottleLimits = ThrottleLimits(), clock: Callable[[], float] = time.monotonic
+    ):
         self.limits = limits
         self.clock = clock
         self._failures: dict[tuple[str, str], deque[float]] = {}

@@ -67,12 +67,21 @@ def _store_errors():
 @main.command()
 @click.pass_obj
 def init(obj: Context) -> None:
-    """Create the data directory and an empty store (safe to run again)."""
+    """Create the data directory: the store, the control plane with the `default` customer,
+    and the token signing key (safe to run again)."""
+    from workanalytics.auth.tokens import KeyRing
+    from workanalytics.control.plane import ControlPlane
+
     try:
         obj.open_store().close()
     except _store_errors() as exc:
         fail(str(exc))
-    click.echo(f"store ready at {obj.settings.store_path}")
+    obj.settings.data_dir.chmod(0o700)  # keys and password hashes live here
+    control = ControlPlane.for_data_dir(obj.settings.data_dir)
+    control.ensure_customer()
+    control.close()
+    kid = KeyRing(obj.settings.keys_dir, lifetime_s=obj.settings.token_lifetime_s).ensure()
+    click.echo(f"data dir ready at {obj.settings.data_dir} (signing key {kid})")
 
 
 @main.group()
@@ -107,7 +116,9 @@ def directory_import(obj: Context, file: Path) -> None:
     default=None,
     help="Input format (csv, jsonl, parquet, 8x8-json); default from the file name.",
 )
-@click.option("--skip-invalid", is_flag=True, help="Store good rows; write bad ones to a reject file.")
+@click.option(
+    "--skip-invalid", is_flag=True, help="Store good rows; write bad ones to a reject file."
+)
 @click.option(
     "--reject-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -115,7 +126,21 @@ def directory_import(obj: Context, file: Path) -> None:
     help="Where --skip-invalid writes bad rows (default: DATA_DIR/rejects/).",
 )
 @click.option("--ignore-unknown", is_flag=True, help="Skip columns that are not canonical.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+)
+@click.option(
+    "--server",
+    default=None,
+    metavar="URL",
+    help="Send the files to a running server (its online ingest) instead of the local store.",
+)
+@click.option(
+    "--api-key",
+    envvar="WORKANALYTICS_API_KEY",
+    default=None,
+    help="Admin API key for --server (env WORKANALYTICS_API_KEY).",
+)
 @format_option(flag="--output-format")  # --format names the input format here
 @click.pass_obj
 def ingest(
@@ -126,11 +151,17 @@ def ingest(
     reject_file: Path | None,
     ignore_unknown: bool,
     progress: bool | None,
+    server: str | None,
+    api_key: str | None,
     output_format: str,
 ) -> None:
     """Store call legs from files, each file whole or not at all."""
+    if server is not None:
+        _ingest_remote(server, api_key, files, input_format, skip_invalid, output_format)
+        return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from workanalytics.control.plane import ControlPlane
     from workanalytics.ingest.run import ingest_paths
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -165,6 +196,10 @@ def ingest(
             reject_path=reject_file,
             on_progress=on_progress,
         )
+    # PBXs named by legs belong to the default customer until an admin says otherwise.
+    control = ControlPlane.for_data_dir(obj.settings.data_dir)
+    control.adopt_pbxes(p for r in outcome.reports for p in r.pbx_ids)
+    control.close()
     names = ("file", "format", "rows", "stored", "replaced", "rejected", "reject_file")
     rows = [
         (str(r.path), r.format, r.rows_read, r.legs_stored, r.legs_replaced, r.rejected,
@@ -176,6 +211,37 @@ def ingest(
     for _path, exc in outcome.failures:
         click.echo(f"error: {exc}", err=True)
     if not outcome.ok:
+        sys.exit(EXIT_REFUSED)
+
+
+def _ingest_remote(
+    server: str,
+    api_key: str | None,
+    files: tuple[Path, ...],
+    input_format: str | None,
+    skip_invalid: bool,
+    output_format: str,
+) -> None:
+    from workanalytics.client.upload import UploadError, upload_legs
+    from workanalytics.ingest.sources import SourceError
+
+    if not api_key:
+        fail("--server needs an admin API key: --api-key or WORKANALYTICS_API_KEY", EXIT_USAGE)
+    rows, failed = [], False
+    for path in files:
+        try:
+            report = upload_legs(server, api_key, path, fmt=input_format, skip_invalid=skip_invalid)
+        except (UploadError, SourceError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed = True
+            continue
+        rows.append(
+            (str(path), report["rows"], report["stored"], report["replaced"], report["rejected"])
+        )
+    if rows:
+        names = ("file", "rows", "stored", "replaced", "rejected")
+        emit_rows(names, rows, output_format, title=f"sent to {server}")
+    if failed:
         sys.exit(EXIT_REFUSED)
 
 
@@ -199,7 +265,7 @@ def _parse_now(value: str | None) -> datetime | None:
 @main.command()
 @click.option("--pbx", required=True, help="PBX name, comma-separated names, or allpbxes.")
 @click.option("--start", required=True, help='Window start, "YYYY-MM-DD HH:MM:SS" local time.')
-@click.option("--end", required=True, help='Window end (its second included), same format.')
+@click.option("--end", required=True, help="Window end (its second included), same format.")
 @click.option("--tz", required=True, help="IANA time zone of --start and --end.")
 @click.option("--v1", is_flag=True, help="The v1 answer (without Inbound/Outbound_Talk_Time).")
 @click.option("--now", default=None, help="Pretend it is this instant (ISO-8601), for retention.")
@@ -268,7 +334,7 @@ def extsum(
 
 
 @main.command()
-@click.option("--extensions", type=click.IntRange(min=1), required=True, help="User extensions.")
+@click.option("--extensions", type=click.IntRange(min=2), required=True, help="User extensions.")
 @click.option("--days", type=click.IntRange(min=1), required=True, help="Local days of calls.")
 @click.option(
     "--end",
@@ -284,7 +350,9 @@ def extsum(
     required=True,
     help="Legs file: .parquet, .csv or .jsonl; the directory CSV is written beside it.",
 )
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+)
 @format_option()
 def generate(
     extensions: int,
@@ -315,16 +383,23 @@ def generate(
 
 
 @main.command()
-@click.option("--extensions", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--extensions", type=click.IntRange(min=2), default=500, show_default=True)
 @click.option("--days", type=click.IntRange(min=1), default=90, show_default=True)
-@format_option()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.pass_obj
-def demo(obj: Context, extensions: int, days: int, output_format: str) -> None:
-    """Generate a company (once), ingest it, and print yesterday's report for every PBX."""
+def demo(obj: Context, extensions: int, days: int, host: str, port: int) -> None:
+    """Generate a company (once), then serve it with a demo user and API key."""
     from workanalytics.demo import run_demo
 
-    run_demo(obj.settings, extensions=extensions, days=days, output_format=output_format)
+    try:
+        run_demo(obj.settings, extensions=extensions, days=days, host=host, port=port)
+    except _store_errors() as exc:
+        fail(str(exc))
 
+
+# Admin and server commands register themselves on `main`.
+from workanalytics.cli import admin as _admin  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -79,7 +79,12 @@ def user() -> None:
 @click.option("--customer", default="default", show_default=True)
 @click.pass_obj
 def user_add(
-    obj: Context, username: str, password_stdin: bool, all_pbxes: bool, pbx_list: str | None, customer: str
+    obj: Context,
+    username: str,
+    password_stdin: bool,
+    all_pbxes: bool,
+    pbx_list: str | None,
+    customer: str,
 ) -> None:
     if all_pbxes == bool(pbx_list):
         fail("give exactly one of --all-pbxes or --pbx P1,P2", EXIT_USAGE)
@@ -136,7 +141,9 @@ def apikey_create(obj: Context, admin: bool, name: str, customer: str) -> None:
         key, secret = _control(obj).create_api_key(customer=customer, name=name, admin=admin)
     except _control_errors() as exc:
         fail(str(exc))
-    click.echo(f"API key {key.id} created{' (admin)' if admin else ''}; it is shown only once:", err=True)
+    click.echo(
+        f"API key {key.id} created{' (admin)' if admin else ''}; it is shown only once:", err=True
+    )
     click.echo(secret)
 
 

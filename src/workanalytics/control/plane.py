@@ -156,21 +156,37 @@ class ControlPlane:
                 raise ControlError(f"PBX {name!r} already exists")
             db.execute(pbxes.insert().values(customer_id=cust.id, name=name))
 
-    def adopt_pbxes(self, names: Iterable[str], customer: str = DEFAULT_CUSTOMER) -> list[str]:
-        """Create, under ``customer``, the PBXs that legs name and nobody owns yet."""
-        cust = self.ensure_customer(customer)
+    def adopt_pbxes(
+        self,
+        names: Iterable[str],
+        customer: str = DEFAULT_CUSTOMER,
+        *,
+        customer_id: str | None = None,
+    ) -> list[str]:
+        """Create, under a customer, the PBXs that legs name and nobody owns yet."""
+        cid = customer_id or self.ensure_customer(customer).id
         added = []
         with self.engine.begin() as db:
             known = {r.name for r in db.execute(sa.select(pbxes.c.name))}
             for name in sorted(set(names) - known):
-                db.execute(pbxes.insert().values(customer_id=cust.id, name=_check_pbx_name(name)))
+                db.execute(pbxes.insert().values(customer_id=cid, name=_check_pbx_name(name)))
                 added.append(name)
         return added
+
+    def pbx_owners(self) -> dict[str, str]:
+        """Customer id of every PBX, by name."""
+        with self.engine.connect() as db:
+            return {
+                r.name: r.customer_id
+                for r in db.execute(sa.select(pbxes.c.name, pbxes.c.customer_id))
+            }
 
     def pbx_names(self, customer_id: str) -> list[str]:
         with self.engine.connect() as db:
             rows = db.execute(
-                sa.select(pbxes.c.name).where(pbxes.c.customer_id == customer_id).order_by(pbxes.c.name)
+                sa.select(pbxes.c.name)
+                .where(pbxes.c.customer_id == customer_id)
+                .order_by(pbxes.c.name)
             )
             return [r.name for r in rows]
 
@@ -245,14 +261,18 @@ class ControlPlane:
             if row is None:
                 raise ControlError(f"unknown user {username!r}")
             db.execute(
-                users.update().where(users.c.id == row.id).values(password_hash=hash_password(password))
+                users.update()
+                .where(users.c.id == row.id)
+                .values(password_hash=hash_password(password))
             )
 
     def authenticate(self, customer_id: str, username: str, password: str) -> User | None:
         """The user when the password is right; one argon2 verification whatever happens."""
         with self.engine.connect() as db:
             row = db.execute(
-                sa.select(users).where(users.c.customer_id == customer_id, users.c.username == username)
+                sa.select(users).where(
+                    users.c.customer_id == customer_id, users.c.username == username
+                )
             ).first()
         ok = verify_password(row.password_hash if row is not None else None, password)
         if row is None or not ok or row.disabled:
@@ -274,7 +294,9 @@ class ControlPlane:
         with self.engine.connect() as db:
             listed = {
                 r.pbx_name
-                for r in db.execute(sa.select(user_pbxes.c.pbx_name).where(user_pbxes.c.user_id == user.id))
+                for r in db.execute(
+                    sa.select(user_pbxes.c.pbx_name).where(user_pbxes.c.user_id == user.id)
+                )
             }
         return [p for p in owned if p in listed]
 

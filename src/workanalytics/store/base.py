@@ -6,7 +6,7 @@ so another engine (ClickHouse) can stand in for the embedded DuckDB file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -63,6 +63,8 @@ class IngestReport:
     legs_replaced: int = 0
     rejected: int = 0
     reject_file: Path | None = None
+    #: With skip_invalid: the first rejected rows, with their places and reasons.
+    errors: list[RowError] = field(default_factory=list)
     new_extensions: int = 0
     pbx_ids: list[str] = field(default_factory=list)
 
@@ -74,8 +76,13 @@ class LegStore(Protocol):
         *,
         skip_invalid: bool = False,
         reject_path: Path | None = None,
+        check_pbx_ids: Callable[[list[str]], None] | None = None,
     ) -> IngestReport:
-        """Store a file's legs atomically; replaces legs whose identity is already stored."""
+        """Store a file's legs atomically; replaces legs whose identity is already stored.
+
+        ``check_pbx_ids`` sees the PBXs the file's legs name before anything is written, and
+        may raise to refuse the whole file (a tenant writing into another's PBX).
+        """
         ...
 
     def upsert_directory(self, rows: pa.Table) -> int:

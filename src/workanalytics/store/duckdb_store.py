@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import duckdb
@@ -107,6 +107,7 @@ class DuckDBStore:
         *,
         skip_invalid: bool = False,
         reject_path: Path | None = None,
+        check_pbx_ids: Callable[[list[str]], None] | None = None,
     ) -> IngestReport:
         report = IngestReport(path=source.path, format=source.format_name)
         con = self.con
@@ -127,9 +128,10 @@ class DuckDBStore:
                 if not skip_invalid:
                     raise IngestRejected(source.path, errors, bad)
                 report.rejected = bad
+                report.errors = errors
                 report.reject_file = reject_path or _default_reject_path(self.path.parent, source)
                 self._write_rejects(source, report.reject_file)
-            self._apply(report)
+            self._apply(report, check_pbx_ids)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -167,7 +169,9 @@ class DuckDBStore:
             f"TO {_quote_path(target)} (HEADER)"
         )
 
-    def _apply(self, report: IngestReport) -> None:
+    def _apply(
+        self, report: IngestReport, check_pbx_ids: Callable[[list[str]], None] | None
+    ) -> None:
         con = self.con
         ident = ", ".join(IDENTITY)
         # Within one file the last row of an identity wins, as a replay of it would.
@@ -176,9 +180,18 @@ class DuckDBStore:
             f"WHERE {q(REASON_COLUMN)} IS NULL "
             f"QUALIFY row_number() OVER (PARTITION BY {ident} ORDER BY {q(LINE_COLUMN)} DESC) = 1"
         )
+        report.pbx_ids = [
+            r[0] for r in con.execute("SELECT DISTINCT pbx_id FROM good ORDER BY 1").fetchall()
+        ]
+        if check_pbx_ids is not None:
+            check_pbx_ids(report.pbx_ids)  # may refuse the file before anything is written
         join = " AND ".join(f"legs.{c} = good.{c}" for c in IDENTITY)
-        report.legs_replaced = con.execute(f"DELETE FROM legs USING good WHERE {join}").fetchone()[0]
-        report.legs_stored = con.execute(f"INSERT INTO legs SELECT {_LEG_COLS} FROM good").fetchone()[0]
+        report.legs_replaced = con.execute(f"DELETE FROM legs USING good WHERE {join}").fetchone()[
+            0
+        ]
+        report.legs_stored = con.execute(
+            f"INSERT INTO legs SELECT {_LEG_COLS} FROM good"
+        ).fetchone()[0]
         report.new_extensions = con.execute(
             "INSERT INTO directory (pbx_id, extension) "
             "SELECT DISTINCT pbx_id, ext FROM (SELECT pbx_id, caller_ext AS ext FROM good "
@@ -186,16 +199,16 @@ class DuckDBStore:
             "ON CONFLICT DO NOTHING"
         ).fetchone()[0]
         con.execute("INSERT INTO pbxes SELECT DISTINCT pbx_id FROM good ON CONFLICT DO NOTHING")
-        report.pbx_ids = [r[0] for r in con.execute("SELECT DISTINCT pbx_id FROM good ORDER BY 1").fetchall()]
 
     def upsert_directory(self, rows: pa.Table) -> int:
         cols = ", ".join(directory.COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in directory.COLUMNS[2:])
+        updates += ", imported = TRUE"
         self.con.execute("BEGIN TRANSACTION")
         try:
             self.con.register("dir_in", rows.select(list(directory.COLUMNS)))
             self.con.execute(
-                f"INSERT INTO directory ({cols}) SELECT {cols} FROM dir_in "
+                f"INSERT INTO directory ({cols}, imported) SELECT {cols}, TRUE FROM dir_in "
                 f"ON CONFLICT (pbx_id, extension) DO UPDATE SET {updates}"
             )
             self.con.execute(
@@ -248,8 +261,14 @@ class DuckDBStore:
             cur.execute("SELECT 1").fetchall()
 
     def directory_extensions(self) -> pa.Table:
-        """(pbx_id, extension) of every directory row: what adapters treat as extensions."""
-        return self.con.sql("SELECT pbx_id, extension FROM directory").to_arrow_table()
+        """(pbx_id, extension) of the imported directory: what adapters take as extensions.
+
+        Rows that ingest added for extensions seen in legs are left out, so an adapter's
+        fallback for a PBX without an imported directory keeps working file after file.
+        """
+        return self.con.sql(
+            "SELECT pbx_id, extension FROM directory WHERE imported"
+        ).to_arrow_table()
 
     def leg_count(self) -> int:
         return self.con.execute("SELECT count(*) FROM legs").fetchone()[0]

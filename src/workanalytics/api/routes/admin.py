@@ -32,16 +32,19 @@ _SUFFIX = {"csv": ".csv", "jsonl": ".jsonl", "parquet": ".parquet", "8x8-json": 
 
 
 def _bad_request(message: str) -> errors.ApiError:
-    return errors.ApiError(400, orjson.dumps({"status": 400, "code": "BAD_REQUEST", "message": message}))
+    return errors.ApiError(
+        400, orjson.dumps({"status": 400, "code": "BAD_REQUEST", "message": message})
+    )
 
 
-def _report_body(report: IngestReport, pbxes_added: list[str]) -> bytes:
+def _report_body(report: IngestReport, pbxes_added: list[str], path: Path) -> bytes:
     return orjson.dumps(
         {
             "rows": report.rows_read,
             "stored": report.legs_stored,
             "replaced": report.legs_replaced,
             "rejected": report.rejected,
+            "rejectedRows": _row_errors(report.errors, path),
             "pbxIds": report.pbx_ids,
             "pbxesAdded": pbxes_added,
         }
@@ -61,7 +64,7 @@ async def ingest_legs(
     request: Request,
     fmt: str | None = Query(None, alias="format", description="override the Content-Type"),
     skip_invalid: bool = Query(False, alias="skipInvalid"),
-    _key: ApiKey = Depends(admin_api_key),
+    key: ApiKey = Depends(admin_api_key),
     svc: Services = Depends(services),
 ) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -79,17 +82,25 @@ async def ingest_legs(
         with os.fdopen(fd, "wb") as fh:
             async for chunk in request.stream():
                 fh.write(chunk)
-        return await run_in_threadpool(_ingest_file, svc, path, name, skip_invalid)
+        return await run_in_threadpool(_ingest_file, svc, key, path, name, skip_invalid)
     finally:
         path.unlink(missing_ok=True)
 
 
-def _ingest_file(svc: Services, path: Path, fmt: str, skip_invalid: bool) -> Response:
+def _ingest_file(svc: Services, key: ApiKey, path: Path, fmt: str, skip_invalid: bool) -> Response:
+    owners = svc.control.pbx_owners()
+
+    def only_own_pbxes(pbx_ids: list[str]) -> None:
+        foreign = [p for p in pbx_ids if owners.get(p, key.customer_id) != key.customer_id]
+        if foreign:
+            raise _ForeignPbx(foreign)
+
     with svc.ingest_lock:
+        rejects = path.with_suffix(".rejects.csv")
         try:
             source = open_source(path, fmt, known_extensions=svc.store.directory_extensions())
             report = svc.store.ingest(
-                source, skip_invalid=skip_invalid, reject_path=path.with_suffix(".rejects.csv")
+                source, skip_invalid=skip_invalid, reject_path=rejects, check_pbx_ids=only_own_pbxes
             )
         except IngestRejected as exc:
             body = {
@@ -97,15 +108,30 @@ def _ingest_file(svc: Services, path: Path, fmt: str, skip_invalid: bool) -> Res
                 "code": "INGEST_REJECTED",
                 "message": f"rejected, nothing stored: {exc.total} bad row(s)",
                 "total": exc.total,
-                # Row places name the upload, not a path on the server.
-                "errors": [
-                    {"where": e.where.replace(str(path), "body"), "reason": e.reason} for e in exc.errors
-                ],
+                "errors": _row_errors(exc.errors, path),
             }
             raise errors.ApiError(400, orjson.dumps(body)) from None
+        except _ForeignPbx as exc:
+            # Same answer whether another customer owns the PBX or not: names are not probed.
+            message = f"this API key may not write legs of PBX(s) {', '.join(exc.pbx_ids)}"
+            raise errors.ApiError(
+                403, orjson.dumps({"status": 403, "error": "Access Denied", "message": message})
+            ) from None
         except SourceError as exc:
             raise _bad_request(f"body: {exc.message}") from None
         finally:
-            path.with_suffix(".rejects.csv").unlink(missing_ok=True)
-        added = svc.control.adopt_pbxes(report.pbx_ids)
-    return Response(_report_body(report, added), media_type="application/json")
+            rejects.unlink(missing_ok=True)
+        added = svc.control.adopt_pbxes(report.pbx_ids, customer_id=key.customer_id)
+    body = _report_body(report, added, path)
+    return Response(body, media_type="application/json")
+
+
+class _ForeignPbx(Exception):
+    def __init__(self, pbx_ids: list[str]):
+        super().__init__(pbx_ids)
+        self.pbx_ids = pbx_ids
+
+
+def _row_errors(rows, path: Path) -> list[dict[str, str]]:
+    # Row places name the upload, not a path on the server.
+    return [{"where": e.where.replace(str(path), "body"), "reason": e.reason} for e in rows]

@@ -47,9 +47,11 @@ def _answer(
             clock=svc.now,
         )
     except WindowError as exc:
-        raise errors.invalid_parameter(exc.parameter, exc.message, exc.hint, missing=exc.missing) from None
+        raise errors.invalid_parameter(
+            exc.parameter, exc.message, exc.hint, missing=exc.missing
+        ) from None
     except PbxParameterError as exc:
-        raise errors.invalid_parameter("pbxId", str(exc), PBX_HINT, missing=False) from None
+        raise errors.invalid_parameter("pbxId", str(exc), PBX_HINT, missing=exc.missing) from None
     except UnknownPbxError as exc:
         raise errors.access_denied(user.username, exc.pbx_id, request.url.path, svc.now()) from None
     return Response(result.to_json(), media_type="application/json")
@@ -57,9 +59,13 @@ def _answer(
 
 def _params():
     return dict(
-        pbx_id=Query(..., alias="pbxId", description="PBX name, comma-separated names, or allpbxes"),
+        pbx_id=Query(
+            ..., alias="pbxId", description="PBX name, comma-separated names, or allpbxes"
+        ),
         start_time=Query(..., alias="startTime", description="YYYY-MM-DD HH:MM:SS, local time"),
-        end_time=Query(..., alias="endTime", description="YYYY-MM-DD HH:MM:SS, its second included"),
+        end_time=Query(
+            ..., alias="endTime", description="YYYY-MM-DD HH:MM:SS, its second included"
+        ),
         time_zone=Query(..., alias="timeZone", description="IANA time zone, e.g. America/New_York"),
     )
 
@@ -80,7 +86,9 @@ def extsum_v2(
     return _answer(request, svc, user, 2, pbx_id, start_time, end_time, time_zone)
 
 
-@router.get("/v1/extsum", summary="Extension Summary (deprecated v1)", deprecated=True, responses=_RESPONSES)
+@router.get(
+    "/v1/extsum", summary="Extension Summary (deprecated v1)", deprecated=True, responses=_RESPONSES
+)
 def extsum_v1(
     request: Request,
     pbx_id: str = _P["pbx_id"],

@@ -1,0 +1,3 @@
+from workanalytics.cli import main
+
+main()
