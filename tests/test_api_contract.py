@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import stat
 import statistics
 import time
@@ -787,11 +788,18 @@ def test_openapi_references_resolve(openapi):
         assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in schemas, ref
 
 
-def test_docs_page(api: Api):
+def test_docs_page_works_offline(api: Api):
     r = api.client.get("/analytics/work/docs")
     assert r.status_code == 200
     assert "text/html" in r.headers["content-type"]
     assert "/analytics/work/openapi.json" in r.text
+    # Every script and style the page loads is served by us, not by a CDN.
+    assets = re.findall(r'(?:src|href)="([^"]+)"', r.text)
+    assert assets
+    for url in assets:
+        assert url.startswith("/analytics/work/docs-assets/"), url
+        asset = api.client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 100, url
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])

@@ -11,7 +11,6 @@ import os
 import secrets
 import shlex
 import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,7 +115,7 @@ def run_demo(
     host: str = "127.0.0.1",
     port: int = 8000,
 ) -> None:
-    from workanalytics.api.server import configure_logging, start_in_thread
+    from workanalytics.api.server import configure_logging, start_in_thread, wait_until_stopped
     from workanalytics.generate import PBX_TIME_ZONES
 
     creds = prepare_demo(settings, extensions=extensions, days=days)
@@ -139,11 +138,4 @@ def run_demo(
     ]
     click.echo("\n".join(lines))
     sys.stdout.flush()
-    try:
-        while running.thread.is_alive():
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        _say("stopping")
-    finally:
-        running.stop()
-        running.services.close()
+    wait_until_stopped(running)

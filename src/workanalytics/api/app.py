@@ -124,7 +124,7 @@ def create_app(svc: Services) -> FastAPI:
         version=__version__,
         description="8x8's Work Analytics Historical API (Extension Summary), self-hosted.",
         openapi_url=f"{BASE_PATH}/openapi.json",
-        docs_url=f"{BASE_PATH}/docs",
+        docs_url=None,  # served below from local files: the docs work offline
         redoc_url=None,
     )
     app.state.services = svc
@@ -145,4 +145,25 @@ def create_app(svc: Services) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    _mount_docs(app)
     return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Interactive docs at BASE_PATH/docs with Swagger UI's files from the installed package."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    assets = f"{BASE_PATH}/docs-assets"
+    app.mount(assets, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get(f"{BASE_PATH}/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=f"{BASE_PATH}/openapi.json",
+            title="workanalytics API",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon-32x32.png",
+        )

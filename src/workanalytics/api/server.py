@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 import time
@@ -40,18 +41,6 @@ def _config(app, host: str, port: int) -> uvicorn.Config:
     )
 
 
-def run_server(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    configure_logging()
-    svc = Services.open(settings)
-    try:
-        sys.stderr.write(
-            f"serving http://{host}:{port}/analytics/work (data dir {settings.data_dir})\n"
-        )
-        uvicorn.Server(_config(create_app(svc), host, port)).run()
-    finally:
-        svc.close()
-
-
 @dataclass
 class RunningServer:
     """A server started in a background thread; ``url`` ends without a slash."""
@@ -64,6 +53,35 @@ class RunningServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def run_server(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve in the foreground until Ctrl-C or SIGTERM, then finish open requests and close."""
+    configure_logging()
+    running = start_in_thread(settings, host=host, port=port)
+    sys.stderr.write(
+        f"serving {running.url}/analytics/work (data dir {settings.data_dir}); Ctrl-C stops\n"
+    )
+    sys.stderr.flush()
+    wait_until_stopped(running)
+
+
+def wait_until_stopped(running: RunningServer) -> None:
+    """Block the main thread until the server ends or a stop signal arrives."""
+
+    def stop(_signum, _frame) -> None:
+        running.server.should_exit = True
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        while running.thread.is_alive():
+            running.thread.join(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        running.stop()
+        running.services.close()
 
 
 def start_in_thread(
