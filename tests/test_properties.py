@@ -77,7 +77,7 @@ class Scratch:
         self.n = 0
 
     def load(self, legs) -> DuckDBStore:
-        for table in ("legs", "directory", "pbxes"):
+        for table in ("legs", "directory", "pbxes", "agg_day", "agg_month"):
             self.store.con.execute(f"DELETE FROM {table}")
         self.n += 1
         if legs:
@@ -245,3 +245,81 @@ def test_window_covers_every_wall_clock_second_between_the_bounds(zone_day, a, b
     # the window holds nothing but the seconds between the bounds.
     if inside and not (_repeated(start_local, zone) or _repeated(end_local, zone)):
         assert between
+
+
+# --- the rollup path: long windows, corrections and late legs ----------------------------
+
+LONG_SPAN = 150 * 86_400_000
+T_LONG = 1_767_225_600_000  # 2026-01-01T00:00:00Z: spans the March DST changes
+
+
+@st.composite
+def leg_at(draw, i: int, pbx: str | None = None, start: int | None = None) -> Leg:
+    start = T_LONG + draw(st.integers(0, LONG_SPAN)) if start is None else start
+    answered = draw(st.booleans())
+    ring = draw(st.integers(0, 60_000))
+    talk = draw(st.integers(1, 600_000)) if answered else 0
+    outcome = "none" if answered else draw(st.sampled_from(["none", "abandoned", "voicemail"]))
+    caller_ext, callee_ext = draw(st.sampled_from(EXTENSIONS)), draw(st.sampled_from(EXTENSIONS))
+    return Leg(
+        pbx_id=pbx or draw(st.sampled_from(PBXES)),
+        call_id=f"long{i}",
+        leg_id=1,
+        start_time=start,
+        connect_time=start + ring if answered else None,
+        end_time=start + ring + talk,
+        caller=caller_ext or "+15550000001",
+        callee=callee_ext or "+15550000002",
+        caller_ext=caller_ext,
+        callee_ext=callee_ext,
+        abandoned=outcome == "abandoned",
+        voicemail=outcome == "voicemail",
+        status=draw(st.sampled_from(["Completed"] * 4 + ["In Progress"])),
+    )
+
+
+@st.composite
+def batches_with_corrections(draw):
+    """Batches of legs where later ones correct earlier legs (same identity) or add late ones."""
+    n = draw(st.integers(1, 30))
+    first = [draw(leg_at(i)) for i in range(n)]
+    batches, final = [first], {leg.call_id: leg for leg in first}
+    for _ in range(draw(st.integers(0, 2))):
+        batch = []
+        for i in draw(st.lists(st.integers(0, n - 1), max_size=8, unique=True)):
+            pbx = final[f"long{i}"].pbx_id
+            # A correction: other times, other outcome, maybe now in progress or moved a month.
+            batch.append(draw(leg_at(i, pbx=pbx)))
+        late = draw(st.integers(0, 5))
+        batch += [draw(leg_at(n + len(batches) * 10 + j)) for j in range(late)]
+        batches.append(batch)
+        final.update({leg.call_id: leg for leg in batch})
+    return batches, list(final.values())
+
+
+local_bounds = st.tuples(
+    st.sampled_from(["UTC", "America/New_York", "Europe/London", "Asia/Kathmandu",
+                     "Australia/Adelaide", "Asia/Kolkata"]),
+    st.dates(min_value=datetime(2025, 12, 25).date(), max_value=datetime(2026, 6, 5).date()),
+    st.integers(0, 160),
+    st.sampled_from(["00:00:00", "00:00:00", "09:30:00", "12:45:17"]),
+)  # fmt: skip
+
+
+@SETTINGS
+@given(data=batches_with_corrections(), bounds=local_bounds, version=st.sampled_from([1, 2]))
+def test_rollups_after_corrections_equal_reference(data, bounds, version):
+    batches, final = data
+    store = SCRATCH.load(batches[0])
+    for batch in batches[1:]:
+        SCRATCH.n += 1
+        path = write_legs_csv(SCRATCH.dir / f"b{SCRATCH.n}.csv", batch)
+        store.ingest(open_source(path))
+    zone, day, days, clock = bounds
+    start = f"{day.isoformat()} {clock}"
+    end = f"{(day + timedelta(days=days)).isoformat()} 23:59:59"
+    window = resolve_window(start, end, zone, retention_years=0)
+    expected = reference_summary(
+        final, start_ms=window.start_ms, end_ms=window.end_ms, version=version
+    )
+    assert summary(store, window, version) == expected

@@ -53,16 +53,19 @@ RING_MS_SQL = "(coalesce(connect_time, end_time) - start_time)"
 TALK_MS_SQL = "(CASE WHEN connect_time IS NULL THEN 0 ELSE end_time - connect_time END)"
 
 
-def credits_sql(counted_legs: str) -> str:
+def credits_sql(counted_legs: str, carry: Sequence[str] = ()) -> str:
     """Credit each counted leg to its callee (inbound) and its caller (outbound).
 
     ``counted_legs`` is a relation of canonical legs already restricted to the window and
     :data:`COUNTED_LEG_PREDICATE`. A leg is internal when both sides are extensions.
+    ``carry`` names columns of ``counted_legs`` passed through (a rollup key, a sign).
     """
     common = (
         f"{ANSWERED_SQL} AS answered, abandoned, voicemail, "
         f"{RING_MS_SQL} AS ring_ms, {TALK_MS_SQL} AS talk_ms"
     )
+    if carry:
+        common += ", " + ", ".join(carry)
     return (
         f"SELECT pbx_id, callee_ext AS extension, TRUE AS inbound, "
         f"caller_ext IS NOT NULL AS internal, {common} "
@@ -87,8 +90,10 @@ class Measure:
     #: ``None`` counts credits; else the credit column summed.
     sum_of: str | None = None
 
-    def sql(self) -> str:
+    def sql(self, weight: str | None = None) -> str:
         value = "1" if self.sum_of is None else self.sum_of
+        if weight is not None:
+            value = f"{value} * {weight}"
         return f"SUM(CASE WHEN {self.where} THEN {value} ELSE 0 END)"
 
 
@@ -123,11 +128,32 @@ MEASURES: tuple[Measure, ...] = (
 MEASURE_NAMES = tuple(m.name for m in MEASURES)
 
 
-def measures_sql(credits: str, group_by: Sequence[str] = ("pbx_id", "extension")) -> str:
-    """Aggregate a credits relation into one row of measures per group."""
+def measures_sql(
+    credits: str,
+    group_by: Sequence[str] = ("pbx_id", "extension"),
+    *,
+    weight: str | None = None,
+) -> str:
+    """Aggregate a credits relation into one row of measures per group.
+
+    ``weight`` (a credit column of +1 / -1) turns the sums into deltas: how a rollup changes
+    when legs are added and the legs they replace are taken away.
+    """
     keys = ", ".join(group_by)
-    aggs = ",\n  ".join(f"{m.sql()} AS {m.name}" for m in MEASURES)
+    aggs = ",\n  ".join(f"{m.sql(weight)} AS {m.name}" for m in MEASURES)
     return f"SELECT {keys},\n  {aggs}\nFROM ({credits}) AS credits\nGROUP BY {keys}"
+
+
+#: Measures whose sum is the number of credited legs: a row exists only where it is > 0.
+CREDIT_COUNT_SQL = " + ".join(
+    f"{{t}}{name}" for name in ("ext_in_total", "int_in_total", "ext_out_total", "int_out_total")
+)
+
+
+def credit_count_sql(table: str = "") -> str:
+    """The number of credited legs of a measures row (optionally qualified by ``table``)."""
+    prefix = f"{table}." if table else ""
+    return CREDIT_COUNT_SQL.format(t=prefix)
 
 
 # --- layer 2: the 45 fields -----------------------------------------------------------------

@@ -168,3 +168,70 @@ def resolve_window(
             return EMPTY_WINDOW
         window = UtcWindow(max(window.start_ms, cut), window.end_ms)
     return window
+
+
+# --- reading a window from rollups ---------------------------------------------------------
+
+DAY_MS = 86_400_000
+_EPOCH_DATE = datetime(1970, 1, 1).date()
+_FIRST_DAY = (datetime(1, 1, 1).date() - _EPOCH_DATE).days
+_LAST_DAY = (datetime(9999, 12, 1).date() - _EPOCH_DATE).days
+
+
+def month_of_day(day: int) -> int:
+    """Months since January 1970 of a UTC day number (days since 1970-01-01)."""
+    d = _EPOCH_DATE + timedelta(days=day)
+    return (d.year - 1970) * 12 + d.month - 1
+
+
+def first_day_of_month(month: int) -> int:
+    """UTC day number of the first day of a month number."""
+    year, index = divmod(month, 12)
+    return (datetime(1970 + year, index + 1, 1).date() - _EPOCH_DATE).days
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """A UTC window cut into what each source answers exactly.
+
+    ``raw`` are the partial-day edges, read from legs; ``days`` are ranges of whole UTC days
+    ``[first, end)`` read from the daily rollup; ``months`` a range of whole calendar months
+    read from the monthly rollup. The pieces are disjoint and together are the window.
+    """
+
+    raw: tuple[UtcWindow, ...]
+    days: tuple[tuple[int, int], ...]
+    months: tuple[int, int] | None
+
+
+def plan_window(window: UtcWindow) -> WindowPlan:
+    if window.is_empty:
+        return WindowPlan((), (), None)
+    first_day = -(-window.start_ms // DAY_MS)  # the first UTC midnight at or after the start
+    end_day = window.end_ms // DAY_MS  # the last UTC midnight at or before the end
+    if first_day >= end_day:
+        return WindowPlan((window,), (), None)
+    raw = tuple(
+        w
+        for w in (
+            UtcWindow(window.start_ms, first_day * DAY_MS),
+            UtcWindow(end_day * DAY_MS, window.end_ms),
+        )
+        if not w.is_empty
+    )
+    # Beyond the calendar (a window of "everything") months stop; days carry the rest.
+    first_month = month_of_day(min(max(first_day, _FIRST_DAY), _LAST_DAY))
+    if first_day_of_month(first_month) < first_day:
+        first_month += 1
+    end_month = month_of_day(min(max(end_day, _FIRST_DAY), _LAST_DAY))  # whole before this
+    if first_month >= end_month:
+        return WindowPlan(raw, ((first_day, end_day),), None)
+    days = tuple(
+        r
+        for r in (
+            (first_day, first_day_of_month(first_month)),
+            (first_day_of_month(end_month), end_day),
+        )
+        if r[0] < r[1]
+    )
+    return WindowPlan(raw, days, (first_month, end_month))

@@ -29,7 +29,9 @@ from workanalytics.legs import (
 )
 from workanalytics.metrics import (
     COUNTED_LEG_PREDICATE,
+    MEASURE_NAMES,
     SummaryResult,
+    credit_count_sql,
     credits_sql,
     empty_result,
     fields_for,
@@ -44,7 +46,7 @@ from workanalytics.store.base import (
     StoreBusyError,
     StoreError,
 )
-from workanalytics.timewindow import UtcWindow
+from workanalytics.timewindow import DAY_MS, UtcWindow, WindowPlan, plan_window
 
 SCHEMA_VERSION = 1
 _LEG_COLS = ", ".join(q(c) for c in COLUMN_NAMES)
@@ -54,6 +56,17 @@ _ROW_ORDER = (
     f"m.pbx_id, CASE WHEN {_DIGITS} THEN 0 ELSE 1 END, "
     f"CASE WHEN {_DIGITS} THEN length(ltrim(m.extension, '0')) ELSE 0 END, "
     f"CASE WHEN {_DIGITS} THEN ltrim(m.extension, '0') ELSE m.extension END, m.extension"
+)
+
+
+#: Additive rollups of the measures: per (PBX, extension, UTC day) and per calendar month.
+ROLLUPS = (("agg_day", "day"), ("agg_month", "month"))
+#: The UTC day number of a leg's start (floored, so instants before 1970 land right too).
+_DAY_SQL = f"CAST(floor(start_time / {DAY_MS}.0) AS BIGINT)"
+#: Months since January 1970 of a UTC day number; mirrors timewindow.month_of_day.
+_MONTH_OF_DAY_SQL = (
+    "((year(DATE '1970-01-01' + CAST(day AS INTEGER)) - 1970) * 12 "
+    "+ month(DATE '1970-01-01' + CAST(day AS INTEGER)) - 1)"
 )
 
 
@@ -94,6 +107,12 @@ class DuckDBStore:
         self.con.execute(directory.ddl("directory"))
         self.con.execute("CREATE TABLE IF NOT EXISTS pbxes (pbx_id VARCHAR PRIMARY KEY)")
         self.con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        measures = ", ".join(f"{name} BIGINT NOT NULL" for name in MEASURE_NAMES)
+        for table, key in ROLLUPS:
+            self.con.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (pbx_id VARCHAR NOT NULL, "
+                f"extension VARCHAR NOT NULL, {key} BIGINT NOT NULL, {measures})"
+            )
         self.con.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
             [str(SCHEMA_VERSION)],
@@ -141,8 +160,8 @@ class DuckDBStore:
             # which would hide the error that aborted it.
             con.unregister("raw_source")
             con.unregister("raw_again")
-            con.execute("DROP TABLE IF EXISTS staged")
-            con.execute("DROP TABLE IF EXISTS good")
+            for temp in ("staged", "good", "old", "delta_day"):
+                con.execute(f"DROP TABLE IF EXISTS {temp}")
         return report
 
     def _stage(self, source: LegSource) -> None:
@@ -186,12 +205,20 @@ class DuckDBStore:
         if check_pbx_ids is not None:
             check_pbx_ids(report.pbx_ids)  # may refuse the file before anything is written
         join = " AND ".join(f"legs.{c} = good.{c}" for c in IDENTITY)
+        # The stored versions of legs about to be replaced: their credits leave the rollups.
+        stored_cols = ", ".join("legs." + q(c) for c in COLUMN_NAMES)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE old AS SELECT {stored_cols} "
+            f"FROM legs SEMI JOIN good ON {join}"
+        )
         report.legs_replaced = con.execute(f"DELETE FROM legs USING good WHERE {join}").fetchone()[
             0
         ]
+        # In start-time order, so a window's edges read few row groups of the table.
         report.legs_stored = con.execute(
-            f"INSERT INTO legs SELECT {_LEG_COLS} FROM good"
+            f"INSERT INTO legs SELECT {_LEG_COLS} FROM good ORDER BY start_time"
         ).fetchone()[0]
+        self._update_rollups()
         report.new_extensions = con.execute(
             "INSERT INTO directory (pbx_id, extension) "
             "SELECT DISTINCT pbx_id, ext FROM (SELECT pbx_id, caller_ext AS ext FROM good "
@@ -199,6 +226,45 @@ class DuckDBStore:
             "ON CONFLICT DO NOTHING"
         ).fetchone()[0]
         con.execute("INSERT INTO pbxes SELECT DISTINCT pbx_id FROM good ON CONFLICT DO NOTHING")
+
+    def _update_rollups(self) -> None:
+        """Add the credits of the new legs to the rollups and take away the replaced ones'.
+
+        Deltas keep the work proportional to the file, not to the store: exact, because
+        every measure is a sum.
+        """
+        con = self.con
+        cols = ", ".join(q(c) for c in COLUMN_NAMES)
+        signed = (
+            f"SELECT {cols}, 1 AS sign, {_DAY_SQL} AS day FROM good WHERE {COUNTED_LEG_PREDICATE} "
+            f"UNION ALL SELECT {cols}, -1 AS sign, {_DAY_SQL} AS day FROM old "
+            f"WHERE {COUNTED_LEG_PREDICATE}"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE delta_day AS "
+            + measures_sql(
+                credits_sql(f"({signed})", carry=("sign", "day")),
+                ("pbx_id", "extension", "day"),
+                weight="sign",
+            )
+        )
+        month_totals = ", ".join(f"SUM({m}) AS {m}" for m in MEASURE_NAMES)
+        sources = {
+            "agg_day": "SELECT * FROM delta_day",
+            "agg_month": (
+                f"SELECT pbx_id, extension, {_MONTH_OF_DAY_SQL} AS month, {month_totals} "
+                "FROM delta_day GROUP BY ALL"
+            ),
+        }
+        for table, key in ROLLUPS:
+            added = ", ".join(f"{m} = {table}.{m} + d.{m}" for m in MEASURE_NAMES)
+            con.execute(
+                f"MERGE INTO {table} USING ({sources[table]}) AS d "
+                f"ON {table}.pbx_id = d.pbx_id AND {table}.extension = d.extension "
+                f"AND {table}.{key} = d.{key} "
+                f"WHEN MATCHED THEN UPDATE SET {added} "
+                f"WHEN NOT MATCHED THEN INSERT BY NAME"
+            )
 
     def upsert_directory(self, rows: pa.Table) -> int:
         cols = ", ".join(directory.COLUMNS)
@@ -224,19 +290,50 @@ class DuckDBStore:
 
     # --- reading -------------------------------------------------------------------------
 
-    def _summary_query(self, version: int) -> str:
-        if version not in self._summary_sql:
-            credits = credits_sql("counted")
-            self._summary_sql[version] = (
-                f"WITH counted AS (SELECT * FROM legs WHERE pbx_id IN (SELECT unnest($pbx)) "
-                f"AND start_time >= $start AND start_time < $end AND {COUNTED_LEG_PREDICATE}),\n"
-                f"m AS ({measures_sql(credits)})\n"
-                f"SELECT {select_fields_sql(version, floor_div=_floor_div)}\n"
-                f"FROM m LEFT JOIN directory d "
-                f"ON d.pbx_id = m.pbx_id AND d.extension = m.extension\n"
-                f"ORDER BY {_ROW_ORDER}"
+    def _summary_query(self, version: int, plan: WindowPlan) -> str:
+        """The report for a window plan: raw edges, whole days and whole months, added."""
+        shape = (version, len(plan.raw), len(plan.days), plan.months is not None)
+        if shape in self._summary_sql:
+            return self._summary_sql[shape]
+        parts = []
+        if plan.raw:
+            spans = " OR ".join(
+                f"(start_time >= $raw_start_{i} AND start_time < $raw_end_{i})"
+                for i in range(len(plan.raw))
             )
-        return self._summary_sql[version]
+            counted = (
+                f"(SELECT * FROM legs WHERE pbx_id IN (SELECT unnest($pbx)) AND ({spans}) "
+                f"AND {COUNTED_LEG_PREDICATE})"
+            )
+            parts.append(measures_sql(credits_sql(counted)))
+        measures = ", ".join(MEASURE_NAMES)
+        if plan.days:
+            spans = " OR ".join(
+                f"(day >= $day_start_{i} AND day < $day_end_{i})" for i in range(len(plan.days))
+            )
+            parts.append(
+                f"SELECT pbx_id, extension, {measures} FROM agg_day "
+                f"WHERE pbx_id IN (SELECT unnest($pbx)) AND ({spans})"
+            )
+        if plan.months is not None:
+            parts.append(
+                f"SELECT pbx_id, extension, {measures} FROM agg_month "
+                f"WHERE pbx_id IN (SELECT unnest($pbx)) AND month >= $month_start "
+                f"AND month < $month_end"
+            )
+        totals = ", ".join(f"SUM({m}) AS {m}" for m in MEASURE_NAMES)
+        sql = (
+            f"WITH parts AS ({' UNION ALL '.join(parts)}),\n"
+            f"m AS (SELECT pbx_id, extension, {totals} FROM parts GROUP BY pbx_id, extension)\n"
+            f"SELECT {select_fields_sql(version, floor_div=_floor_div)}\n"
+            f"FROM m LEFT JOIN directory d "
+            f"ON d.pbx_id = m.pbx_id AND d.extension = m.extension\n"
+            # An extension whose legs all moved out of the window keeps a row of zeros.
+            f"WHERE {credit_count_sql('m')} > 0\n"
+            f"ORDER BY {_ROW_ORDER}"
+        )
+        self._summary_sql[shape] = sql
+        return sql
 
     def extension_summary(
         self, pbx_ids: Sequence[str], window: UtcWindow, *, version: int = 2
@@ -244,12 +341,17 @@ class DuckDBStore:
         fields = fields_for(version)
         if window.is_empty or not pbx_ids:
             return empty_result(version)
+        plan = plan_window(window)
+        params: dict[str, object] = {"pbx": list(pbx_ids)}
+        for i, w in enumerate(plan.raw):
+            params[f"raw_start_{i}"], params[f"raw_end_{i}"] = w.start_ms, w.end_ms
+        for i, (first, end) in enumerate(plan.days):
+            params[f"day_start_{i}"], params[f"day_end_{i}"] = first, end
+        if plan.months is not None:
+            params["month_start"], params["month_end"] = plan.months
         # A cursor per query: the server answers from several threads at once.
         with self.con.cursor() as cur:
-            rows = cur.execute(
-                self._summary_query(version),
-                {"pbx": list(pbx_ids), "start": window.start_ms, "end": window.end_ms},
-            ).fetchall()
+            rows = cur.execute(self._summary_query(version, plan), params).fetchall()
         return SummaryResult(fields, rows)
 
     def pbx_ids(self) -> list[str]:
