@@ -282,15 +282,24 @@ def field_sql(
     measures: str = "m",
     directory: str = "d",
     floor_div: FloorDiv = _ansi_floor_div,
+    by_alias: bool = False,
 ) -> str:
     """The SQL expression of one field over a measures row ``m`` joined to a directory row ``d``.
 
     Every operand is non-negative, so integer floor division is exact whatever the engine.
+    With ``by_alias`` a field used by another is named by its alias (every formula uses only
+    earlier fields, so a select list in spec order can refer back) instead of spelled out
+    again, which keeps the expressions small.
     """
 
     def operand(name: str) -> str:
         if name in FIELD_BY_NAME:
-            return f"({field_sql(FIELD_BY_NAME[name], measures=measures, directory=directory, floor_div=floor_div)})"
+            if by_alias:
+                return q(name)
+            inner = field_sql(
+                FIELD_BY_NAME[name], measures=measures, directory=directory, floor_div=floor_div
+            )
+            return f"({inner})"
         if name in MEASURE_NAMES:
             return f"{measures}.{name}"
         raise KeyError(name)
@@ -324,11 +333,23 @@ def field_sql(
 
 
 def select_fields_sql(version: int, *, floor_div: FloorDiv = _ansi_floor_div) -> str:
-    """The select list of an answer, in spec order, each aliased by its field name."""
-    return ",\n  ".join(
-        f"CAST({field_sql(f, floor_div=floor_div)} AS {'VARCHAR' if f.kind == 'directory' else 'BIGINT'}) AS {q(f.name)}"
-        for f in fields_for(version)
-    )
+    """The select list of an answer, in spec order, each aliased by its field name.
+
+    Later fields refer to earlier ones by alias (a lateral column alias, which DuckDB and
+    ClickHouse both read), so all 45 fields of v2 are computed, v1 included: v1 only shows
+    fewer of them.
+    """
+    items = []
+    for f in FIELDS:
+        sql_type = "VARCHAR" if f.kind == "directory" else "BIGINT"
+        expr = field_sql(f, floor_div=floor_div, by_alias=True)
+        items.append(f"CAST({expr} AS {sql_type}) AS {q(f.name)}")
+    return ",\n  ".join(items)
+
+
+def answer_columns_sql(version: int) -> str:
+    """The columns of an answer of ``version``, in spec order, from :func:`select_fields_sql`."""
+    return ", ".join(q(f.name) for f in fields_for(version))
 
 
 # --- §4: rows --------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from workanalytics.metrics import (
     COUNTED_LEG_PREDICATE,
     MEASURE_NAMES,
     SummaryResult,
+    answer_columns_sql,
     credit_count_sql,
     credits_sql,
     empty_result,
@@ -51,12 +52,13 @@ from workanalytics.timewindow import DAY_MS, UtcWindow, WindowPlan, plan_window
 SCHEMA_VERSION = 1
 _LEG_COLS = ", ".join(q(c) for c in COLUMN_NAMES)
 _DIGITS = "regexp_full_match(m.extension, '[0-9]+')"
-#: Mirrors :func:`workanalytics.metrics.extension_sort_key`.
-_ROW_ORDER = (
-    f"m.pbx_id, CASE WHEN {_DIGITS} THEN 0 ELSE 1 END, "
-    f"CASE WHEN {_DIGITS} THEN length(ltrim(m.extension, '0')) ELSE 0 END, "
-    f"CASE WHEN {_DIGITS} THEN ltrim(m.extension, '0') ELSE m.extension END, m.extension"
+#: Sort keys of a row; mirrors :func:`workanalytics.metrics.extension_sort_key`.
+_ROW_ORDER_KEYS = (
+    f"CASE WHEN {_DIGITS} THEN 0 ELSE 1 END AS _o1, "
+    f"CASE WHEN {_DIGITS} THEN length(ltrim(m.extension, '0')) ELSE 0 END AS _o2, "
+    f"CASE WHEN {_DIGITS} THEN ltrim(m.extension, '0') ELSE m.extension END AS _o3"
 )
+_ROW_ORDER = '"PbxId", _o1, _o2, _o3, "Extension"'
 
 
 #: Additive rollups of the measures: per (PBX, extension, UTC day) and per calendar month.
@@ -324,13 +326,13 @@ class DuckDBStore:
         totals = ", ".join(f"SUM({m}) AS {m}" for m in MEASURE_NAMES)
         sql = (
             f"WITH parts AS ({' UNION ALL '.join(parts)}),\n"
-            f"m AS (SELECT pbx_id, extension, {totals} FROM parts GROUP BY pbx_id, extension)\n"
-            f"SELECT {select_fields_sql(version, floor_div=_floor_div)}\n"
+            f"m AS (SELECT pbx_id, extension, {totals} FROM parts GROUP BY pbx_id, extension),\n"
+            f"answer AS (SELECT {select_fields_sql(2, floor_div=_floor_div)}, {_ROW_ORDER_KEYS}\n"
             f"FROM m LEFT JOIN directory d "
             f"ON d.pbx_id = m.pbx_id AND d.extension = m.extension\n"
             # An extension whose legs all moved out of the window keeps a row of zeros.
-            f"WHERE {credit_count_sql('m')} > 0\n"
-            f"ORDER BY {_ROW_ORDER}"
+            f"WHERE {credit_count_sql('m')} > 0)\n"
+            f"SELECT {answer_columns_sql(version)} FROM answer ORDER BY {_ROW_ORDER}"
         )
         self._summary_sql[shape] = sql
         return sql
