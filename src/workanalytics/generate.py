@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workanalytics import directory
 from workanalytics.legs import COLUMN_NAMES, STATUS_COMPLETED, STATUS_IN_PROGRESS
 
 __all__ = [
@@ -47,17 +48,8 @@ __all__ = [
 #: Output formats, by file suffix.
 FORMATS: tuple[str, ...] = (".parquet", ".csv", ".jsonl")
 
-DIRECTORY_COLUMNS: tuple[str, ...] = (
-    "pbx_id",
-    "extension",
-    "service_type",
-    "first_name",
-    "last_name",
-    "branch",
-    "department",
-    "email",
-    "username",
-)
+#: The directory CSV's header: the directory module's one definition.
+DIRECTORY_COLUMNS: tuple[str, ...] = directory.COLUMNS
 
 #: Calls placed per user extension per local weekday; about 2 legs each (module docstring).
 DEFAULT_CALLS_PER_USER = 3.75
