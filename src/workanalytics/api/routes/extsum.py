@@ -57,45 +57,36 @@ def _answer(
     return Response(result.to_json(), media_type="application/json")
 
 
-def _params():
-    return dict(
-        pbx_id=Query(
+def _endpoint(version: int):
+    """The handler of one version; both versions take the same query and auth."""
+
+    def extsum(
+        request: Request,
+        pbx_id: str = Query(
             ..., alias="pbxId", description="PBX name, comma-separated names, or allpbxes"
         ),
-        start_time=Query(..., alias="startTime", description="YYYY-MM-DD HH:MM:SS, local time"),
-        end_time=Query(
+        start_time: str = Query(..., alias="startTime", description="YYYY-MM-DD HH:MM:SS, local"),
+        end_time: str = Query(
             ..., alias="endTime", description="YYYY-MM-DD HH:MM:SS, its second included"
         ),
-        time_zone=Query(..., alias="timeZone", description="IANA time zone, e.g. America/New_York"),
-    )
+        time_zone: str = Query(..., alias="timeZone", description="IANA zone, e.g. Europe/London"),
+        user: User = Depends(current_user),
+        svc: Services = Depends(services),
+    ) -> Response:
+        return _answer(request, svc, user, version, pbx_id, start_time, end_time, time_zone)
+
+    extsum.__name__ = f"extsum_v{version}"
+    return extsum
 
 
-_P = _params()
-
-
-@router.get("/v2/extsum", summary="Extension Summary", responses=_RESPONSES)
-def extsum_v2(
-    request: Request,
-    pbx_id: str = _P["pbx_id"],
-    start_time: str = _P["start_time"],
-    end_time: str = _P["end_time"],
-    time_zone: str = _P["time_zone"],
-    user: User = Depends(current_user),
-    svc: Services = Depends(services),
-) -> Response:
-    return _answer(request, svc, user, 2, pbx_id, start_time, end_time, time_zone)
-
-
-@router.get(
-    "/v1/extsum", summary="Extension Summary (deprecated v1)", deprecated=True, responses=_RESPONSES
+router.add_api_route(
+    "/v2/extsum", _endpoint(2), methods=["GET"], summary="Extension Summary", responses=_RESPONSES
 )
-def extsum_v1(
-    request: Request,
-    pbx_id: str = _P["pbx_id"],
-    start_time: str = _P["start_time"],
-    end_time: str = _P["end_time"],
-    time_zone: str = _P["time_zone"],
-    user: User = Depends(current_user),
-    svc: Services = Depends(services),
-) -> Response:
-    return _answer(request, svc, user, 1, pbx_id, start_time, end_time, time_zone)
+router.add_api_route(
+    "/v1/extsum",
+    _endpoint(1),
+    methods=["GET"],
+    summary="Extension Summary (deprecated v1)",
+    deprecated=True,
+    responses=_RESPONSES,
+)
