@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from workanalytics import __version__
+from workanalytics import __version__, ui
 from workanalytics.api import errors
 from workanalytics.api.routes import admin, extsum, health, token
 from workanalytics.api.services import Services
@@ -131,6 +131,7 @@ def create_app(svc: Services) -> FastAPI:
     for router in (token.router, extsum.router, admin.router):
         app.include_router(router, prefix=BASE_PATH)
     app.include_router(health.router)
+    app.include_router(ui.router)  # the dashboard at / (docs/dashboard.md)
     app.add_exception_handler(errors.ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
