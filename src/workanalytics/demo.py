@@ -12,8 +12,9 @@ import secrets
 import shlex
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 import orjson
@@ -86,9 +87,64 @@ def prepare_demo(settings: Settings, *, extensions: int = 500, days: int = 90) -
         control.close()
 
 
-def curl_commands(base_url: str, creds: DemoCredentials, pbx_id: str, time_zone: str) -> list[str]:
-    """The 8x8 guide's two requests, pointed at this server."""
-    day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+def choose_report(
+    store, *, retention_years: int, now: datetime | None = None, look_back_days: int = 7
+) -> tuple[str, str, date]:
+    """(PBX, its time zone, local day) for the printed request: yesterday where the PBX is,
+    for the PBX with the most calls then. When no PBX had calls yesterday (a quiet weekend,
+    or a data dir generated days ago and reused), the latest earlier day that had some, so
+    the printed commands never answer an empty list."""
+    from workanalytics.generate import PBX_TIME_ZONES
+    from workanalytics.timewindow import resolve_window
+
+    now = now or datetime.now(UTC)
+    pbx_ids = store.pbx_ids()
+    #: (-days before the PBX's own yesterday, calls, PBX, zone, day): the best is the largest.
+    best: tuple[int, int, str, str, date] | None = None
+    for pbx_id in pbx_ids:
+        time_zone = PBX_TIME_ZONES.get(pbx_id, "UTC")
+        tz = ZoneInfo(time_zone)
+        today = now.astimezone(tz).date()
+        midnight_ms = int(datetime.combine(today, time(), tz).timestamp() * 1000)
+        with store.con.cursor() as cur:
+            last = cur.execute(
+                "SELECT max(start_time) FROM legs WHERE pbx_id = ? AND start_time < ?",
+                [pbx_id, midnight_ms],
+            ).fetchone()[0]
+        if last is None:
+            continue
+        yesterday = today - timedelta(days=1)
+        day = min(yesterday, datetime.fromtimestamp(last / 1000, tz).date())
+        for _ in range(look_back_days):
+            window = resolve_window(
+                f"{day} 00:00:00",
+                f"{day} 23:59:59",
+                time_zone,
+                retention_years=retention_years,
+                clock=lambda: now,
+            )
+            rows = store.extension_summary([pbx_id], window).as_dicts()
+            calls = sum(r["Inbound_Total"] + r["Outbound_Total"] for r in rows)
+            if calls:
+                candidate = (-(yesterday - day).days, calls, pbx_id, time_zone, day)
+                if best is None or candidate[:2] > best[:2]:
+                    best = candidate
+                break
+            day -= timedelta(days=1)
+    if best is None:
+        pbx_id = pbx_ids[0] if pbx_ids else "allpbxes"
+        time_zone = PBX_TIME_ZONES.get(pbx_id, "UTC")
+        return pbx_id, time_zone, now.astimezone(ZoneInfo(time_zone)).date() - timedelta(days=1)
+    return best[2], best[3], best[4]
+
+
+def curl_commands(
+    base_url: str, creds: DemoCredentials, pbx_id: str, time_zone: str, day: date | None = None
+) -> list[str]:
+    """The 8x8 guide's two requests, pointed at this server, for ``day`` (default yesterday in
+    ``time_zone``)."""
+    if day is None:
+        day = datetime.now(ZoneInfo(time_zone)).date() - timedelta(days=1)
     token = (
         f"curl -s -X POST {shlex.quote(base_url + '/v1/oauth/token')} "
         f"-H {shlex.quote('8x8-apikey: ' + creds.api_key)} "
@@ -115,27 +171,40 @@ def run_demo(
     host: str = "127.0.0.1",
     port: int = 8000,
 ) -> None:
-    from workanalytics.api.server import configure_logging, start_in_thread, wait_until_stopped
-    from workanalytics.generate import PBX_TIME_ZONES
+    from workanalytics.api.server import (
+        ServerStartError,
+        configure_logging,
+        start_in_thread,
+        wait_until_stopped,
+    )
 
     creds = prepare_demo(settings, extensions=extensions, days=days)
     configure_logging()
-    running = start_in_thread(settings, host=host, port=port)
+    try:
+        running = start_in_thread(settings, host=host, port=port)
+    except ServerStartError as exc:
+        raise click.ClickException(str(exc)) from None
     base = running.url + "/analytics/work"
-    pbx_id = running.services.store.pbx_ids()[0]
-    token_cmd, extsum_cmd = curl_commands(base, creds, pbx_id, PBX_TIME_ZONES.get(pbx_id, "UTC"))
+    pbx_id, time_zone, day = choose_report(
+        running.services.store, retention_years=settings.retention_years
+    )
+    token_cmd, extsum_cmd = curl_commands(base, creds, pbx_id, time_zone, day)
     lines = [
         f"workanalytics demo serving {base}  (data dir {settings.data_dir})",
         f"  API key : {creds.api_key}",
         f"  user    : {creds.username}",
         f"  password: {creds.password}",
         "",
-        "Get a token, then the Extension Summary for yesterday:",
+        f"Get a token, then the Extension Summary of {pbx_id} for {day} ({time_zone}):",
         f"TOKEN=$({token_cmd} | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
         extsum_cmd,
         "",
         "Ctrl-C stops the server.",
     ]
-    click.echo("\n".join(lines))
-    sys.stdout.flush()
-    wait_until_stopped(running)
+
+    def announce() -> None:
+        click.echo("\n".join(lines))
+        sys.stdout.flush()
+
+    # Announced once SIGTERM is handled: a stop right after the message ends cleanly.
+    wait_until_stopped(running, on_ready=announce)

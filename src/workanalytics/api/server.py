@@ -41,6 +41,10 @@ def _config(app, host: str, port: int) -> uvicorn.Config:
     )
 
 
+class ServerStartError(RuntimeError):
+    """uvicorn could not listen (address in use, no permission...); it logged why."""
+
+
 @dataclass
 class RunningServer:
     """A server started in a background thread; ``url`` ends without a slash."""
@@ -59,21 +63,32 @@ def run_server(settings: Settings, *, host: str = "127.0.0.1", port: int = 8000)
     """Serve in the foreground until Ctrl-C or SIGTERM, then finish open requests and close."""
     configure_logging()
     running = start_in_thread(settings, host=host, port=port)
-    sys.stderr.write(
-        f"serving {running.url}/analytics/work (data dir {settings.data_dir}); Ctrl-C stops\n"
-    )
-    sys.stderr.flush()
-    wait_until_stopped(running)
+
+    def announce() -> None:
+        sys.stderr.write(
+            f"serving {running.url}/analytics/work (data dir {settings.data_dir}); Ctrl-C stops\n"
+        )
+        sys.stderr.flush()
+
+    wait_until_stopped(running, on_ready=announce)
 
 
-def wait_until_stopped(running: RunningServer) -> None:
-    """Block the main thread until the server ends or a stop signal arrives."""
+def wait_until_stopped(
+    running: RunningServer, *, on_ready: Callable[[], None] | None = None
+) -> None:
+    """Block the main thread until the server ends or a stop signal arrives.
+
+    ``on_ready`` runs once SIGTERM is handled, so whoever waits for its message may stop the
+    server at once and still get a clean exit.
+    """
 
     def stop(_signum, _frame) -> None:
         running.server.should_exit = True
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
+        if on_ready is not None:
+            on_ready()
         while running.thread.is_alive():
             running.thread.join(0.5)
     except KeyboardInterrupt:
@@ -100,7 +115,12 @@ def start_in_thread(
     deadline = time.monotonic() + 20
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
+            server.should_exit = True
+            if services is None:  # ours to close: the store stays locked otherwise
+                svc.close()
+            raise ServerStartError(
+                f"the server did not start on {host}:{port} (is the address in use?)"
+            )
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     return RunningServer(server, thread, f"http://{host}:{port}", svc)

@@ -192,10 +192,10 @@ def keys_rotate(obj: Context) -> None:
 @click.pass_obj
 def serve(obj: Context, host: str, port: int) -> None:
     """Serve the API at http://HOST:PORT/analytics/work."""
-    from workanalytics.api.server import run_server
+    from workanalytics.api.server import ServerStartError, run_server
     from workanalytics.store import StoreError
 
     try:
         run_server(obj.settings, host=host, port=port)
-    except StoreError as exc:
+    except (StoreError, ServerStartError) as exc:
         fail(str(exc))
