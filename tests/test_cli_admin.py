@@ -602,3 +602,28 @@ def test_ingest_through_the_server_names_the_bad_line(serving: ServeSetup, tmp_p
     assert f"{legs}:3" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert serving.extsum("badfile").status_code == 403  # the whole file refused
+
+
+def test_customers_are_added_explicitly_never_by_a_typo(tmp_path):
+    from click.testing import CliRunner
+
+    from workanalytics.cli import main
+
+    d = str(tmp_path / "d")
+    runner = CliRunner()
+    assert runner.invoke(main, ["--data-dir", d, "init"]).exit_code == 0
+    typo = runner.invoke(main, ["--data-dir", d, "pbx", "add", "p1", "--customer", "defualt"])
+    assert typo.exit_code == 1 and "unknown customer 'defualt'" in typo.output
+    listed = runner.invoke(main, ["--data-dir", d, "customer", "list", "--format", "csv"])
+    assert [line.split(",")[0] for line in listed.output.splitlines()] == ["name", "default"]
+    assert runner.invoke(main, ["--data-dir", d, "customer", "add", "acme"]).exit_code == 0
+    again = runner.invoke(main, ["--data-dir", d, "customer", "add", "acme"])
+    assert again.exit_code == 1
+    assert (
+        runner.invoke(main, ["--data-dir", d, "pbx", "add", "p1", "--customer", "acme"]).exit_code
+        == 0
+    )
+    listed = runner.invoke(
+        main, ["--data-dir", d, "pbx", "list", "--customer", "acme", "--format", "csv"]
+    )
+    assert listed.output.splitlines() == ["pbx_id", "p1"]

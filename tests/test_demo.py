@@ -215,3 +215,23 @@ def test_a_second_run_reuses_the_company_and_the_credentials(tmp_path: Path):
         assert second.extsum_url.split("?")[1] == first.extsum_url.split("?")[1]
     finally:
         assert second.stop() == 0, second.err
+
+
+def test_credentials_that_stopped_working_are_replaced(tmp_path):
+    from workanalytics.control.plane import ControlPlane
+    from workanalytics.demo import prepare_demo
+    from workanalytics.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "demo")
+    first = prepare_demo(settings, extensions=4, days=1)
+    assert prepare_demo(settings, extensions=4, days=1) == first  # still good: reused
+    control = ControlPlane.for_data_dir(settings.data_dir)
+    control.set_user_disabled(first.username, True)
+    (settings.data_dir / "demo-credentials.json").chmod(0o644)
+    second = prepare_demo(settings, extensions=4, days=1)
+    assert second != first
+    customer = control.customer("default")
+    assert control.authenticate(customer.id, second.username, second.password) is not None
+    assert control.lookup_api_key(second.api_key) is not None
+    assert (settings.data_dir / "demo-credentials.json").stat().st_mode & 0o777 == 0o600
+    assert settings.data_dir.stat().st_mode & 0o777 == 0o700

@@ -63,24 +63,30 @@ def prepare_demo(settings: Settings, *, extensions: int = 500, days: int = 90) -
                 raise click.ClickException(str(outcome.failures[0][1]))
             _say(f"ingested {gen.legs} legs for PBXs {', '.join(gen.pbx_ids)}")
         pbx_ids = store.pbx_ids()
+    settings.data_dir.chmod(0o700)  # keys and password hashes live here, as after `init`
     control = ControlPlane.for_data_dir(settings.data_dir)
     try:
-        control.ensure_customer()
+        customer = control.ensure_customer()
         control.adopt_pbxes(pbx_ids)
         path = settings.data_dir / CREDENTIALS_FILE
         if path.exists():
             saved = DemoCredentials(**orjson.loads(path.read_bytes()))
-            if control.lookup_api_key(saved.api_key) is not None:
+            # Reused only while they still work: the key live, the user enabled, the password same.
+            if control.lookup_api_key(saved.api_key) is not None and control.authenticate(
+                customer.id, saved.username, saved.password
+            ):
                 return saved
         password = secrets.token_urlsafe(12)
         try:
             control.add_user(DEMO_USER, password, all_pbxes=True)
         except ValueError:
             control.set_password(DEMO_USER, password)
+            control.set_user_disabled(DEMO_USER, False)
         _key, secret = control.create_api_key(name="demo")
         creds = DemoCredentials(secret, DEMO_USER, password)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # also when the file was already there
             fh.write(orjson.dumps(creds.__dict__))
         return creds
     finally:

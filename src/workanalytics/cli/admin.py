@@ -35,6 +35,33 @@ def _read_password(from_stdin: bool, prompt: str = "Password") -> str:
 
 
 @main.group()
+def customer() -> None:
+    """Customers (tenants); `default` exists from `init` on."""
+
+
+@customer.command("add")
+@click.argument("name")
+@click.pass_obj
+def customer_add(obj: Context, name: str) -> None:
+    control = _control(obj)
+    try:
+        control.customer(name)
+    except _control_errors():
+        control.ensure_customer(name)
+        click.echo(f"customer {name} added")
+        return
+    fail(f"customer {name!r} already exists")
+
+
+@customer.command("list")
+@format_option()
+@click.pass_obj
+def customer_list(obj: Context, output_format: str) -> None:
+    rows = [(c.name, c.id) for c in _control(obj).customers()]
+    emit_rows(("name", "id"), rows, output_format, title="customers")
+
+
+@main.group()
 def pbx() -> None:
     """PBXs of a customer (PBXs named by ingested legs are added to `default`)."""
 
@@ -45,9 +72,7 @@ def pbx() -> None:
 @click.pass_obj
 def pbx_add(obj: Context, name: str, customer: str) -> None:
     try:
-        control = _control(obj)
-        control.ensure_customer(customer)
-        control.add_pbx(name, customer)
+        _control(obj).add_pbx(name, customer)  # an unknown customer is an error, not created
     except _control_errors() as exc:
         fail(str(exc))
     click.echo(f"PBX {name} added to customer {customer}")

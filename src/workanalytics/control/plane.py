@@ -140,6 +140,11 @@ class ControlPlane:
                 return Customer(cid, name)
             return Customer(row.id, row.name)
 
+    def customers(self) -> list[Customer]:
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(customers).order_by(customers.c.name)).all()
+        return [Customer(r.id, r.name) for r in rows]
+
     def customer(self, name: str) -> Customer:
         with self.engine.connect() as db:
             row = db.execute(sa.select(customers).where(customers.c.name == name)).first()
