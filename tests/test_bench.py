@@ -32,6 +32,7 @@ def test_benchmark_smoke_run_compares_every_answer(tmp_path):
     for w in results["windows"].values():
         assert w["rows"] > 0
         assert w["engine_ms"] > 0 and w["duckdb_raw_ms"] > 0 and w["pandas_ms"] > 0
+        assert w["http_ms"] > 0
 
 
 def test_a_wrong_baseline_answer_stops_the_benchmark():

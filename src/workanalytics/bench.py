@@ -196,14 +196,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args(argv)
 
-    from workanalytics.store import DuckDBStore
+    import httpx
+
+    from workanalytics.api.server import start_in_thread
+    from workanalytics.api.services import Services
+    from workanalytics.settings import Settings
 
     legs = ensure_data(args.extensions, args.days, args.seed, args.dir)
     data_dir = args.dir / f"store-{legs.stem}"
     ingest = measure_ingest(legs, data_dir)
     print(f"ingest: {ingest}", file=sys.stderr)
 
-    store = DuckDBStore(data_dir / "legs.duckdb", read_only=True)
+    settings = Settings(data_dir=data_dir, retention_years=0)
+    svc = Services.open(settings)
+    store = svc.store
+    svc.control.add_user("bench", "bench-password", all_pbxes=True)
+    _key, api_key = svc.control.create_api_key(name="bench")
+    server = start_in_thread(settings, services=svc)
+    http = httpx.Client(base_url=server.url + "/analytics/work", timeout=60)
+    token = http.post(
+        "/v1/oauth/token",
+        headers={"8x8-apikey": api_key},
+        data={"username": "bench", "password": "bench-password"},
+    ).json()["access_token"]
+    headers = {"8x8-apikey": api_key, "Authorization": f"Bearer {token}"}
     pbx_ids = store.pbx_ids()
     raw_sql = raw_duckdb_sql()
     results: dict[str, dict] = {"ingest": ingest, "windows": {}}
@@ -213,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
             lambda w=window: store.extension_summary(pbx_ids, w).to_json(), args.repeat
         )
         expected = orjson.loads(answer)
+        query = {"pbxId": "allpbxes", "startTime": start, "endTime": end, "timeZone": TIME_ZONE}
+        http_ms, response = _median_of(
+            lambda q=query: http.get("/v2/extsum", params=q, headers=headers), args.repeat
+        )
+        if response.content != answer:
+            raise SystemExit(f"{name}: the HTTP answer differs from the engine's")
         params = {"pbx": pbx_ids, "start": window.start_ms, "end": window.end_ms}
         raw_ms, raw_rows = _median_of(
             lambda p=params: store.con.execute(raw_sql, p).fetchall(), args.repeat
@@ -226,10 +248,13 @@ def main(argv: list[str] | None = None) -> int:
             "rows": len(expected),
             "answer_bytes": len(answer),
             "engine_ms": round(statistics.median(engine_ms), 2),
+            "http_ms": round(statistics.median(http_ms), 2),
             "duckdb_raw_ms": round(statistics.median(raw_ms), 2),
             "pandas_ms": round(statistics.median(pandas_ms), 2),
         }
-    store.close()
+    http.close()
+    server.stop()
+    svc.close()
     _print_table(results)
     args.out.write_text(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
     print(f"results written to {args.out}", file=sys.stderr)
@@ -275,12 +300,12 @@ def _print_table(results: dict) -> None:
         f"{ingest['legs_per_s']:,} legs/s, peak RSS {ingest['peak_rss_mb']} MB"
     )
     table = Table(title="Extension Summary, all PBXs, medians in ms (ratio = baseline / engine)")
-    for col in ("window", "rows", "engine", "duckdb raw", "ratio", "pandas", "ratio"):
+    for col in ("window", "rows", "http", "engine", "duckdb raw", "ratio", "pandas", "ratio"):
         table.add_column(col, justify="right")
     for name, w in results["windows"].items():
         e = w["engine_ms"]
         table.add_row(
-            name, f"{w['rows']:,}", f"{e:.1f}", f"{w['duckdb_raw_ms']:.1f}",
+            name, f"{w['rows']:,}", f"{w['http_ms']:.1f}", f"{e:.1f}", f"{w['duckdb_raw_ms']:.1f}",
             f"{w['duckdb_raw_ms'] / e:.1f}x", f"{w['pandas_ms']:.1f}", f"{w['pandas_ms'] / e:.1f}x",
         )  # fmt: skip
     console.print(table)
