@@ -396,3 +396,11 @@ def test_skip_invalid_reports_the_rejected_rows(api: Api):
     body = r.json()
     assert (body["stored"], body["rejected"]) == (3, 1)
     assert body["rejectedRows"] == [{"where": "body:5", "reason": "leg_id must be >= 1"}]
+
+
+@pytest.mark.parametrize("fmt", ["asterisk-csv", "freeswitch-csv", "freeswitch-json"])
+def test_pbx_record_formats_are_refused_over_http(api: Api, fmt):
+    """They need a source zone or a folder, which a body cannot carry: a 400, never a 500."""
+    r = post(api, b"x", "text/csv", query=f"?format={fmt}")
+    assert r.status_code == 400
+    assert r.json()["message"] == f"unknown body format {fmt!r}; {FORMATS_HELP}"

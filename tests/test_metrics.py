@@ -377,3 +377,13 @@ def test_field_reference_page_is_generated_from_the_definitions():
     from workanalytics.fielddoc import DOC_PATH, render
 
     assert DOC_PATH.read_text() == render(), "run: python -m workanalytics.fielddoc"
+
+
+def test_snake_names_are_snake_case_and_unique():
+    names = {f.name: f.snake_name for f in FIELDS}
+    assert names["PbxId"] == "pbx_id"
+    assert names["FirstName"] == "first_name"
+    assert names["UserName"] == "user_name"
+    assert names["Total_Calls_To_VM"] == "total_calls_to_vm"
+    assert names["Percent_External_Inbound_Answered"] == "percent_external_inbound_answered"
+    assert len(set(names.values())) == len(FIELDS)

@@ -17,6 +17,7 @@ spells its own way (integer division) is passed in by that engine's module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -183,7 +184,9 @@ class Field:
 
     @property
     def snake_name(self) -> str:
-        return self.name.lower()
+        """``PbxId`` -> ``pbx_id``, ``Total_Calls_To_VM`` -> ``total_calls_to_vm``."""
+        spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", self.name)
+        return spaced.lower()
 
 
 def _f(pos, name, kind, definition, *formula, v1=True) -> Field:

@@ -109,12 +109,15 @@ def directory_import(obj: Context, file: Path) -> None:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--format",
     "input_format",
     default=None,
-    help="Input format (csv, jsonl, parquet, 8x8-json); default from the file name.",
+    help=(
+        "Input format (csv, jsonl, parquet, 8x8-json, asterisk-csv, freeswitch-json, "
+        "freeswitch-csv); default from the file name."
+    ),
 )
 @click.option(
     "--skip-invalid", is_flag=True, help="Store good rows; write bad ones to a reject file."
@@ -126,6 +129,26 @@ def directory_import(obj: Context, file: Path) -> None:
     help="Where --skip-invalid writes bad rows (default: DATA_DIR/rejects/).",
 )
 @click.option("--ignore-unknown", is_flag=True, help="Skip columns that are not canonical.")
+@click.option(
+    "--source-tz",
+    default=None,
+    metavar="ZONE",
+    help="IANA time zone of local times in PBX records (asterisk-csv, freeswitch-csv).",
+)
+@click.option(
+    "--pbx",
+    "source_pbx",
+    default=None,
+    metavar="NAME",
+    help="PBX name for records that do not carry one (asterisk-csv, freeswitch-*).",
+)
+@click.option(
+    "--columns",
+    "cdr_columns",
+    default=None,
+    metavar="NAMES",
+    help="Comma-separated column names of a header-less cdr_custom file (asterisk-csv).",
+)
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
 )
@@ -150,6 +173,9 @@ def ingest(
     skip_invalid: bool,
     reject_file: Path | None,
     ignore_unknown: bool,
+    source_tz: str | None,
+    source_pbx: str | None,
+    cdr_columns: str | None,
     progress: bool | None,
     server: str | None,
     api_key: str | None,
@@ -195,6 +221,9 @@ def ingest(
             ignore_unknown=ignore_unknown,
             reject_path=reject_file,
             on_progress=on_progress,
+            source_tz=source_tz,
+            columns=cdr_columns.split(",") if cdr_columns else None,
+            pbx_id=source_pbx,
         )
     # PBXs named by legs belong to the default customer until an admin says otherwise.
     control = ControlPlane.for_data_dir(obj.settings.data_dir)
@@ -400,6 +429,7 @@ def demo(obj: Context, extensions: int, days: int, host: str, port: int) -> None
 
 # Admin and server commands register themselves on `main`.
 from workanalytics.cli import admin as _admin  # noqa: E402, F401
+from workanalytics.cli import fetch as _fetch  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

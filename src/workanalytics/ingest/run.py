@@ -32,6 +32,9 @@ def ingest_paths(
     ignore_unknown: bool = False,
     reject_path: Path | None = None,
     on_progress: FileProgress | None = None,
+    source_tz: str | None = None,
+    columns: list[str] | None = None,
+    pbx_id: str | None = None,
 ) -> IngestOutcome:
     """Ingest each file in its own transaction; a rejected file leaves the store as it was
     and the next file is still tried, so one bad export does not hold back the rest."""
@@ -49,6 +52,9 @@ def ingest_paths(
                 ignore_unknown=ignore_unknown,
                 on_progress=progress,
                 known_extensions=store.directory_extensions(),
+                source_tz=source_tz,
+                columns=columns,
+                pbx_id=pbx_id,
             )
             outcome.reports.append(
                 store.ingest(source, skip_invalid=skip_invalid, reject_path=reject_path)

@@ -65,9 +65,20 @@ class LegSource(ABC):
     #: (pbx_id, extension) rows of the directory, for formats whose rows do not say which
     #: parties are extensions (8x8 legs). Canonical formats ignore it.
     known_extensions: pa.Table | None = field(default=None, repr=False)
+    #: ``--source-tz``: the IANA zone of local times written without an offset (Asterisk and
+    #: FreeSWITCH CDRs). Canonical formats ignore it.
+    source_tz: str | None = None
+    #: ``--columns``: the column names of a header-less file (an Asterisk ``cdr_custom``
+    #: file). Canonical formats ignore it.
+    columns: list[str] | None = None
+    #: The PBX the legs are stored under, for formats whose rows do not name one (PBX CDRs);
+    #: None means the format's default. Canonical formats ignore it.
+    pbx_id: str | None = None
 
     #: Name used by ``--format``.
     format_name: ClassVar[str] = ""
+    #: The format reads a folder of files as one source (FreeSWITCH JSON CDRs).
+    reads_folders: ClassVar[bool] = False
     #: The :class:`SourceError` that stopped the last :meth:`reader`, if any.
     failure: SourceError | None = field(default=None, init=False, repr=False)
 
@@ -371,10 +382,17 @@ def open_source(
     ignore_unknown: bool = False,
     on_progress: ProgressCallback | None = None,
     known_extensions: pa.Table | None = None,
+    source_tz: str | None = None,
+    columns: list[str] | None = None,
+    pbx_id: str | None = None,
 ) -> LegSource:
     """The reader for ``path``, by ``fmt`` or else by its suffix."""
     path = Path(path)
-    if not path.is_file():
+    folder = path.is_dir() and fmt is not None and SOURCE_FORMATS.get(fmt, LegSource).reads_folders
+    if path.is_dir() and not folder:
+        readers = sorted(n for n, c in SOURCE_FORMATS.items() if c.reads_folders)
+        raise SourceError(path, f"is a folder; only --format {' or '.join(readers)} reads one")
+    if not path.is_file() and not folder:
         raise SourceError(path, "no such file")
     name = fmt or detect_format(path)
     cls = SOURCE_FORMATS.get(name)
@@ -387,6 +405,9 @@ def open_source(
         ignore_unknown=ignore_unknown,
         on_progress=on_progress,
         known_extensions=known_extensions,
+        source_tz=source_tz,
+        columns=columns,
+        pbx_id=pbx_id,
     )
 
 

@@ -14,7 +14,7 @@ from workanalytics.api import errors
 from workanalytics.api.deps import admin_api_key, services
 from workanalytics.api.services import Services
 from workanalytics.control.plane import ApiKey
-from workanalytics.ingest.sources import SOURCE_FORMATS, SourceError, open_source
+from workanalytics.ingest.sources import SourceError, open_source
 from workanalytics.store.base import IngestRejected, IngestReport
 
 router = APIRouter(tags=["Administration"])
@@ -69,10 +69,11 @@ async def ingest_legs(
 ) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     name = fmt or CONTENT_TYPES.get(media)
-    if name not in SOURCE_FORMATS:
+    # Only the formats a body can carry whole: PBX records need a zone or a folder.
+    if name not in _SUFFIX:
         raise _bad_request(
             f"unknown body format {fmt or media!r}; send Content-Type one of "
-            f"{', '.join(sorted(CONTENT_TYPES))} or ?format= one of {', '.join(sorted(SOURCE_FORMATS))}"
+            f"{', '.join(sorted(CONTENT_TYPES))} or ?format= one of {', '.join(sorted(_SUFFIX))}"
         )
     tmp_dir = svc.settings.data_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
