@@ -22,12 +22,15 @@ def test_benchmark_smoke_run_compares_every_answer(tmp_path):
                 str(tmp_path),
                 "--out",
                 str(out),
+                "--asterisk-rows",
+                "2000",
             ]
         )
         == 0
     )
     results = orjson.loads(out.read_bytes())
     assert results["ingest"]["legs"] > 0
+    assert results["asterisk_ingest"]["rows"] == 2000
     assert set(results["windows"]) == {"day", "month", "year"}
     for w in results["windows"].values():
         assert w["rows"] > 0
@@ -44,3 +47,12 @@ def test_a_wrong_baseline_answer_stops_the_benchmark():
         assert "differs" in str(exc)
     else:
         raise AssertionError("a differing answer must stop the benchmark")
+
+
+def test_asterisk_master_csv_of_the_benchmark_ingests_every_row(tmp_path):
+    path = bench.make_master_csv(tmp_path / "Master.csv", 3000)
+    assert len(path.read_text().splitlines()) == 3000
+    report = bench.measure_ingest(
+        path, tmp_path / "d", "--format", "asterisk-csv", "--source-tz", "America/New_York"
+    )
+    assert report["rows"] == 3000 and report["legs"] >= 3000
