@@ -387,3 +387,24 @@ def test_snake_names_are_snake_case_and_unique():
     assert names["Total_Calls_To_VM"] == "total_calls_to_vm"
     assert names["Percent_External_Inbound_Answered"] == "percent_external_inbound_answered"
     assert len(set(names.values())) == len(FIELDS)
+
+
+def test_the_stores_own_json_is_the_api_body_byte_for_byte(store_helper):
+    store_helper.add_directory(
+        [dict(pbx_id="acme", extension="1001", first_name='Zoë "Z" \\ 日本', last_name="a\tb\nc",
+              email="z@x.test", username="zoe")]
+    )  # fmt: skip
+    store_helper.add(
+        [
+            Leg(call_id="a", connect_time=at(1), end_time=at(9)),
+            Leg(call_id="b", callee="99", callee_ext="99", caller="100", caller_ext="100"),
+        ]
+    )
+    from workanalytics.timewindow import UtcWindow
+
+    for version in (1, 2):
+        for window in (UtcWindow(0, 2**62), UtcWindow(at(0), at(0) + 1), UtcWindow(5, 5)):
+            result = store_helper.store.extension_summary(["acme"], window, version=version)
+            body = store_helper.store.extension_summary_json(["acme"], window, version=version)
+            assert body == result.to_json()
+    assert store_helper.store.extension_summary_json([], UtcWindow(0, 2**62)) == b"[]"

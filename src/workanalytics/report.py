@@ -7,10 +7,17 @@ read one way everywhere.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from workanalytics.metrics import SummaryResult, fields_for
 from workanalytics.store.base import LegStore
-from workanalytics.timewindow import DEFAULT_RETENTION_YEARS, Clock, resolve_window, system_clock
+from workanalytics.timewindow import (
+    DEFAULT_RETENTION_YEARS,
+    Clock,
+    UtcWindow,
+    resolve_window,
+    system_clock,
+)
 
 #: The ``pbxId`` keyword for every PBX the caller may see.
 ALL_PBXES = "allpbxes"
@@ -46,7 +53,16 @@ def parse_pbx_ids(value: str | None) -> list[str] | None:
     return names
 
 
-def extension_summary(
+@dataclass(frozen=True)
+class ReportRequest:
+    """API-style parameters, checked: which PBXs, which UTC window, which version."""
+
+    pbx_ids: list[str]
+    window: UtcWindow
+    version: int
+
+
+def check_request(
     store: LegStore,
     pbx_id: str,
     start_time: str,
@@ -57,8 +73,8 @@ def extension_summary(
     allowed_pbx_ids: Iterable[str] | None = None,
     retention_years: int = DEFAULT_RETENTION_YEARS,
     clock: Clock = system_clock,
-) -> SummaryResult:
-    """The report for API-style parameters.
+) -> ReportRequest:
+    """Read and check the parameters in the contract's order: window first, then PBXs.
 
     ``allowed_pbx_ids`` is what the caller may see (default: every PBX in the store); a name
     outside it raises :class:`UnknownPbxError`, whether it exists or not.
@@ -76,4 +92,16 @@ def extension_summary(
         for name in wanted:
             if name not in allowed_set:
                 raise UnknownPbxError(name, allowed)
-    return store.extension_summary(wanted, window, version=version)
+    return ReportRequest(wanted, window, version)
+
+
+def extension_summary(store: LegStore, *args, **kwargs) -> SummaryResult:
+    """The report's rows for API-style parameters (see :func:`check_request`)."""
+    req = check_request(store, *args, **kwargs)
+    return store.extension_summary(req.pbx_ids, req.window, version=req.version)
+
+
+def extension_summary_json(store: LegStore, *args, **kwargs) -> bytes:
+    """The report's body for API-style parameters, serialised by the store itself."""
+    req = check_request(store, *args, **kwargs)
+    return store.extension_summary_json(req.pbx_ids, req.window, version=req.version)

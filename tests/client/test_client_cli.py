@@ -359,7 +359,7 @@ def test_error_server_error(api: Api, home, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(api.svc.store, "extension_summary", broken)
+    monkeypatch.setattr(api.svc.store, "extension_summary_json", broken)
     result = run(["--retries", "0", "--pbx", "acme", *WINDOW], environment(home, **creds(api)))
     assert one_error_line(result, 1) == "error: server error (HTTP 500): Internal Server Error"
 

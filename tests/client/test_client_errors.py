@@ -212,7 +212,7 @@ def test_server_error_after_the_retries(api: Api, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the store fell over")
 
-    monkeypatch.setattr(api.svc.store, "extension_summary", broken)
+    monkeypatch.setattr(api.svc.store, "extension_summary_json", broken)
     waits: list[float] = []
     t = CountingTransport(keepalive=False)  # uvicorn closes its connection after the error
     with (

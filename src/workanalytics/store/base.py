@@ -95,6 +95,13 @@ class LegStore(Protocol):
         """The report for these PBXs over a UTC window, rows in spec order."""
         ...
 
+    def extension_summary_json(
+        self, pbx_ids: Sequence[str], window: UtcWindow, *, version: int = 2
+    ) -> bytes:
+        """The same report as the API's body: byte for byte what
+        ``extension_summary(...).to_json()`` gives, without making a Python object per value."""
+        ...
+
     def directory_extensions(self) -> pa.Table:
         """(pbx_id, extension) of every directory row."""
         ...

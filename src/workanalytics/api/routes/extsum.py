@@ -8,7 +8,7 @@ from workanalytics.api import errors
 from workanalytics.api.deps import current_user, services
 from workanalytics.api.services import Services
 from workanalytics.control.plane import User
-from workanalytics.report import PbxParameterError, UnknownPbxError, extension_summary
+from workanalytics.report import PbxParameterError, UnknownPbxError, extension_summary_json
 from workanalytics.timewindow import TIME_FORMAT_HINT, ZONE_HINT, WindowError
 
 router = APIRouter(tags=["Extension Summary"])
@@ -35,7 +35,7 @@ def _answer(
     pbx_id: str, start_time: str, end_time: str, time_zone: str,
 ) -> Response:  # fmt: skip
     try:
-        result = extension_summary(
+        body = extension_summary_json(
             svc.store,
             pbx_id,
             start_time,
@@ -54,7 +54,7 @@ def _answer(
         raise errors.invalid_parameter("pbxId", str(exc), PBX_HINT, missing=exc.missing) from None
     except UnknownPbxError as exc:
         raise errors.access_denied(user.username, exc.pbx_id, request.url.path, svc.now()) from None
-    return Response(result.to_json(), media_type="application/json")
+    return Response(body, media_type="application/json")
 
 
 def _endpoint(version: int):
