@@ -18,18 +18,14 @@ from workanalytics import directory
 from workanalytics.cli import main
 from workanalytics.ingest.asterisk import AsteriskCsvSource, zone_hours
 from workanalytics.ingest.sources import SOURCE_FORMATS, SourceError, open_source
-from workanalytics.legs import COLUMN_NAMES
-from workanalytics.metrics import fields_for
 from workanalytics.store.base import IngestRejected
 from workanalytics.store.duckdb_store import DuckDBStore
-from workanalytics.timewindow import resolve_window
+
+from adapterkit import NY, assert_summary
+from adapterkit import stored_legs as legs
+from adapterkit import summary as pbx_summary
 
 DATA = Path(__file__).parent / "data" / "asterisk"
-NY = "America/New_York"
-#: Every numeric field of the summary; a case lists the ones it expects non-zero.
-NUMERIC = [f.name for f in fields_for(2) if f.name not in (
-    "PbxId", "Extension", "ServiceType", "FirstName", "LastName", "Branch", "Department",
-    "Email", "UserName")]  # fmt: skip
 
 
 @pytest.fixture
@@ -48,26 +44,11 @@ def ingest(store: DuckDBStore, name: str, tz: str = NY, **kw: object):
 
 
 def summary(store: DuckDBStore, start: str, end: str, tz: str = NY, pbx: str = "asterisk"):
-    window = resolve_window(start, end, tz, retention_years=0)
-    return store.extension_summary([pbx], window).as_dicts()
+    return pbx_summary(store, start, end, pbx, tz)
 
 
 def day(store: DuckDBStore, date: str = "2026-03-02"):
     return summary(store, f"{date} 00:00:00", f"{date} 23:59:59")
-
-
-def assert_summary(rows: list[dict], expected: dict[str, dict[str, int]]) -> None:
-    """Exactly these extensions, in this order, each with exactly these non-zero numbers."""
-    assert [r["Extension"] for r in rows] == list(expected)
-    for row in rows:
-        got = {k: row[k] for k in NUMERIC if row[k] != 0}
-        assert got == expected[row["Extension"]], row["Extension"]
-
-
-def legs(store: DuckDBStore) -> list[dict[str, object]]:
-    cols = ", ".join(COLUMN_NAMES)
-    cur = store.con.execute(f"SELECT {cols} FROM legs ORDER BY call_id, leg_id")
-    return [dict(zip(COLUMN_NAMES, row, strict=True)) for row in cur.fetchall()]
 
 
 # --- the cases of the issue, one file each ----------------------------------------------------
