@@ -7,11 +7,11 @@ import inspect
 
 import httpx
 import pytest
-from clientkit import DAY, InFlightTransport, api_url, raw_extsum, start_server
 
 from workanalytics.client import AccessDeniedError, AsyncClient, Client, TokenExpiredError
 
 from apiserver import Api
+from clientkit import DAY, InFlightTransport, api_url, raw_extsum, start_server
 
 
 @pytest.fixture(scope="module")

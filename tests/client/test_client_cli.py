@@ -13,12 +13,12 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from clientkit import DAY, api_url, closed_port_url, faulty, raw_extsum, start_server
 
 from workanalytics.cli import main
 from workanalytics.metrics import DEFAULT_TABLE_FIELDS, FIELD_BY_NAME
 
 from apiserver import Api
+from clientkit import DAY, api_url, closed_port_url, faulty, raw_extsum, start_server
 
 ENV_NAMES = (
     "WORKANALYTICS_BASE_URL", "WORKANALYTICS_API_KEY", "WORKANALYTICS_USERNAME",

@@ -7,7 +7,6 @@ The bodies are compared byte for byte with what the server sent (the constants o
 from __future__ import annotations
 
 import pytest
-from clientkit import DAY, CountingTransport, api_url, client_for, closed_port_url, start_server
 
 from workanalytics.auth.throttle import ThrottleLimits
 from workanalytics.client import (
@@ -28,6 +27,7 @@ from workanalytics.client import (
 from workanalytics.client.errors import error_from_response, parse_retry_after
 
 from apiserver import SHA001, Api, KeySpec, UserSpec
+from clientkit import DAY, CountingTransport, api_url, client_for, closed_port_url, start_server
 
 INVALID_GRANT = b'{"error_description":"USER_NOTFOUND_ERROR","error":"invalid_grant"}'
 INVALID_REQUEST = (

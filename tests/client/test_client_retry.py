@@ -10,16 +10,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from clientkit import (
-    DAY,
-    CountingTransport,
-    api_url,
-    client_for,
-    closed_port_url,
-    faulty,
-    raw_extsum,
-    start_server,
-)
 
 from workanalytics.client import (
     NO_RETRIES,
@@ -32,6 +22,16 @@ from workanalytics.client import (
 )
 
 from apiserver import Api
+from clientkit import (
+    DAY,
+    CountingTransport,
+    api_url,
+    client_for,
+    closed_port_url,
+    faulty,
+    raw_extsum,
+    start_server,
+)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from clientkit import api_url, client_for, raw_extsum, start_server
 
 from workanalytics.client import AsyncClient
 from workanalytics.metrics import ADDITIVE_FIELDS
 
 from apiserver import Api
+from clientkit import api_url, client_for, raw_extsum, start_server
 from conftest import Leg
 
 HOUR = 3_600_000

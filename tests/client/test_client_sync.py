@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from clientkit import DAY, CountingTransport, api_url, client_for, raw_extsum, start_server
 
 from workanalytics.client import Client, Token, TokenCache
 from workanalytics.client.auth import cache_key
 
 from apiserver import Api
+from clientkit import DAY, CountingTransport, api_url, client_for, raw_extsum, start_server
 
 NY = ZoneInfo("America/New_York")
 
