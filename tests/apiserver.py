@@ -367,19 +367,16 @@ def sample_legs(
         outcome = "none" if answered else rng.choice(["none", "abandoned", "voicemail"])
         caller_ext, callee_ext = rng.choice(extensions), rng.choice(extensions)
         legs.append(
-            Leg(
+            Leg.of(
                 pbx_id=pbxes[i % len(pbxes)],
                 call_id=f"call{first_call + i}",
-                leg_id=1,
-                start_time=start,
-                connect_time=start + ring if answered else None,
-                end_time=start + ring + talk,
-                caller=caller_ext or "+15550000001",
-                callee=callee_ext or "+15550000002",
+                start=start,
+                ring=ring,
+                talk=talk,
+                answered=answered,
+                outcome=outcome,
                 caller_ext=caller_ext,
                 callee_ext=callee_ext,
-                abandoned=outcome == "abandoned",
-                voicemail=outcome == "voicemail",
                 status="Completed" if rng.random() < 0.9 else "In Progress",
             )
         )

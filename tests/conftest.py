@@ -44,6 +44,40 @@ class Leg:
     sip_call_id: str | None = None
     extra: dict = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls,
+        *,
+        pbx_id: str,
+        call_id: str,
+        start: int,
+        ring: int,
+        talk: int,
+        answered: bool,
+        outcome: str = "none",
+        caller_ext: str | None = None,
+        callee_ext: str | None = None,
+        status: str = "Completed",
+        leg_id: int = 1,
+    ) -> Leg:
+        """A leg from what a random test draws: ring and talk times, answered or an outcome
+        (``none``, ``abandoned``, ``voicemail``), and who the extensions are."""
+        return cls(
+            pbx_id=pbx_id,
+            call_id=call_id,
+            leg_id=leg_id,
+            start_time=start,
+            connect_time=start + ring if answered else None,
+            end_time=start + ring + talk,
+            caller=caller_ext or "+15550000001",
+            callee=callee_ext or "+15550000002",
+            caller_ext=caller_ext,
+            callee_ext=callee_ext,
+            abandoned=outcome == "abandoned",
+            voicemail=outcome == "voicemail",
+            status=status,
+        )
+
     def row(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("extra")

@@ -44,19 +44,17 @@ def legs_strategy(draw, min_size=0, max_size=40):
         caller_ext = draw(st.sampled_from(EXTENSIONS))
         callee_ext = draw(st.sampled_from(EXTENSIONS))
         legs.append(
-            Leg(
+            Leg.of(
                 pbx_id=draw(st.sampled_from(PBXES)),
                 call_id=f"call{i}",
                 leg_id=draw(st.integers(1, 3)),
-                start_time=start,
-                connect_time=start + ring if answered else None,
-                end_time=start + ring + talk,
-                caller=caller_ext or "+15550000001",
-                callee=callee_ext or "+15550000002",
+                start=start,
+                ring=ring,
+                talk=talk,
+                answered=answered,
+                outcome=outcome,
                 caller_ext=caller_ext,
                 callee_ext=callee_ext,
-                abandoned=outcome == "abandoned",
-                voicemail=outcome == "voicemail",
                 status=draw(st.sampled_from(["Completed"] * 5 + ["In Progress"])),
             )
         )
@@ -261,19 +259,16 @@ def leg_at(draw, i: int, pbx: str | None = None, start: int | None = None) -> Le
     talk = draw(st.integers(1, 600_000)) if answered else 0
     outcome = "none" if answered else draw(st.sampled_from(["none", "abandoned", "voicemail"]))
     caller_ext, callee_ext = draw(st.sampled_from(EXTENSIONS)), draw(st.sampled_from(EXTENSIONS))
-    return Leg(
+    return Leg.of(
         pbx_id=pbx or draw(st.sampled_from(PBXES)),
         call_id=f"long{i}",
-        leg_id=1,
-        start_time=start,
-        connect_time=start + ring if answered else None,
-        end_time=start + ring + talk,
-        caller=caller_ext or "+15550000001",
-        callee=callee_ext or "+15550000002",
+        start=start,
+        ring=ring,
+        talk=talk,
+        answered=answered,
+        outcome=outcome,
         caller_ext=caller_ext,
         callee_ext=callee_ext,
-        abandoned=outcome == "abandoned",
-        voicemail=outcome == "voicemail",
         status=draw(st.sampled_from(["Completed"] * 4 + ["In Progress"])),
     )
 

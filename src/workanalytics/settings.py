@@ -50,10 +50,6 @@ class Settings:
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
 
-    @property
-    def rejects_dir(self) -> Path:
-        return self.data_dir / "rejects"
-
     @classmethod
     def from_env(cls, data_dir: Path | str | None = None) -> Settings:
         chosen = data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR

@@ -56,11 +56,6 @@ class UtcWindow:
     def is_empty(self) -> bool:
         return self.end_ms <= self.start_ms
 
-    def split(self, at_ms: int) -> tuple[UtcWindow, UtcWindow]:
-        """Two consecutive windows that together are this one."""
-        at = min(max(at_ms, self.start_ms), self.end_ms)
-        return UtcWindow(self.start_ms, at), UtcWindow(at, self.end_ms)
-
 
 EMPTY_WINDOW = UtcWindow(0, 0)
 

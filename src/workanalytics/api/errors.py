@@ -124,11 +124,5 @@ def too_many_requests(retry_after: int) -> ApiError:
     )
 
 
-def not_found() -> ApiError:
-    return ApiError(
-        404, orjson.dumps({"status": 404, "error": "Not Found", "message": "no such resource"})
-    )
-
-
 def server_error() -> ApiError:
     return ApiError(500, orjson.dumps({"status": 500, "error": "Internal Server Error"}))
