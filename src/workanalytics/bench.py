@@ -9,21 +9,40 @@ Contenders for a report:
 - ``engine``: the store's rollup path (what the API uses), answer bytes included;
 - ``http``: the same through the real server on loopback (token, request, answer);
 - ``duckdb-raw``: one plain DuckDB GROUP BY over the raw legs of the window;
-- ``pandas``: a straightforward pandas implementation over the window's legs.
+- ``pandas``: a straightforward pandas implementation over the window's legs;
+- ``postgres``: PostgreSQL (Debian's server, started here on loopback) holding the same legs
+  with an index on start time, answering with the same plain GROUP BY. When it cannot run
+  here, the table says so and the column is empty.
+- ``clickhouse``: the project's scale-out store on one ClickHouse server (Debian's, started
+  here on loopback): the same legs ingested through the CLI (``--store clickhouse://...``),
+  answering through its engine and through a second HTTP server over it. Its answers must be
+  the embedded engine's, byte for byte. Its ingest rate is measured too: it is slower than the
+  embedded store's, and the table says by how much.
+
+Then the service under load: concurrent clients (16 by default) mixing day, month and year
+windows in several zones (DST, :30 and :45 offsets) through HTTP, while batches of legs stream
+in through the online ingest endpoint into a PBX of their own. Every answer for the other
+PBXs must be the one computed (and checked against the raw GROUP BY) beforehand; afterwards
+the streamed PBX's answers must equal the raw GROUP BY over what was stored. p50, p99 and
+throughput are reported.
 
 Run: ``python -m workanalytics.bench [--extensions 5000] [--days 365]``. The data is generated
-once per (extensions, days, seed) into ``bench-data/`` and reused.
+once per (extensions, days, seed) into ``bench-data/`` and reused. The PostgreSQL and ClickHouse
+servers live in ``bench-data/postgres`` and ``bench-data/clickhouse``, are loaded afresh each
+run and removed at its end (their files are a copy of every leg).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,6 +54,7 @@ from workanalytics.metrics import (
     COUNTED_LEG_PREDICATE,
     FIELDS,
     MEASURE_NAMES,
+    FloorDiv,
     credits_sql,
     measures_sql,
     select_fields_sql,
@@ -149,15 +169,18 @@ def make_master_csv(path: Path, rows: int, seed: int = 7) -> Path:
     return path
 
 
-def measure_ingest(legs: Path, data_dir: Path, *extra: str) -> dict[str, float]:
-    """Ingest in a child process, so its peak memory is its own."""
-    import shutil
-
+def measure_ingest(
+    legs: Path | Sequence[Path], data_dir: Path, *extra: str, store_url: str | None = None
+) -> dict[str, float]:
+    """Ingest in a child process, so its peak memory is its own: one file, or several one
+    after the other (one command); into the embedded store, or the one ``store_url`` names."""
+    files = [legs] if isinstance(legs, Path) else list(legs)
     shutil.rmtree(data_dir, ignore_errors=True)
+    store = ["--store", store_url] if store_url else []
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-m", "workanalytics", "--data-dir", str(data_dir), "ingest",
-         str(legs), *extra, "--no-progress", "--output-format", "json"],
+        [sys.executable, "-m", "workanalytics", "--data-dir", str(data_dir), *store, "ingest",
+         *map(str, files), *extra, "--no-progress", "--output-format", "json"],
         stdout=subprocess.PIPE,
     )  # fmt: skip
     _pid, status, usage = os.wait4(child.pid, 0)
@@ -165,10 +188,12 @@ def measure_ingest(legs: Path, data_dir: Path, *extra: str) -> dict[str, float]:
     out = child.stdout.read() if child.stdout else b""
     if status != 0:
         raise SystemExit(f"ingest failed: {out.decode(errors='replace')}")
-    report = orjson.loads(out)[0]
-    stored = report["stored"]
+    reports = orjson.loads(out)
+    if len(reports) != len(files):
+        raise SystemExit(f"ingest stored {len(reports)} of {len(files)} files")
+    stored = sum(r["stored"] for r in reports)
     return {
-        "rows": report["rows"],
+        "rows": sum(r["rows"] for r in reports),
         "legs": stored,
         "seconds": round(elapsed, 3),
         "legs_per_s": round(stored / elapsed),
@@ -176,19 +201,345 @@ def measure_ingest(legs: Path, data_dir: Path, *extra: str) -> dict[str, float]:
     }
 
 
-def raw_duckdb_sql() -> str:
-    """The 45 fields straight from the window's legs: no rollups."""
+def raw_summary_sql(
+    *, pbx: str, start: str, end: str, floor_div: FloorDiv, lateral_aliases: bool = True
+) -> str:
+    """The 45 fields straight from the window's legs: no rollups, one GROUP BY.
+
+    ``pbx``, ``start`` and ``end`` are the engine's spelling of the parameters (``pbx`` is
+    the test after ``pbx_id``); the legs, credits, measures and fields are the project's one
+    definition in :mod:`workanalytics.metrics`.
+    """
     counted = (
-        "(SELECT * FROM legs WHERE pbx_id IN (SELECT unnest($pbx)) "
-        f"AND start_time >= $start AND start_time < $end AND {COUNTED_LEG_PREDICATE})"
+        f"(SELECT * FROM legs WHERE pbx_id {pbx} "
+        f"AND start_time >= {start} AND start_time < {end} AND {COUNTED_LEG_PREDICATE}) AS counted"
     )
     names = ", ".join(f'"{f.name}"' for f in FIELDS)
+    fields = select_fields_sql(2, floor_div=floor_div, lateral_aliases=lateral_aliases)
     return (
         f"WITH m AS ({measures_sql(credits_sql(counted))}), "
-        f"answer AS (SELECT {select_fields_sql(2, floor_div=lambda a, b: f'({a}) // ({b})')} "
+        f"answer AS (SELECT {fields} "
         "FROM m LEFT JOIN directory d ON d.pbx_id = m.pbx_id AND d.extension = m.extension) "
         f"SELECT {names} FROM answer"
     )
+
+
+def raw_duckdb_sql() -> str:
+    """Baseline (c): a plain DuckDB GROUP BY over the raw legs of the window."""
+    return raw_summary_sql(
+        pbx="IN (SELECT unnest($pbx))",
+        start="$start",
+        end="$end",
+        floor_div=lambda a, b: f"({a}) // ({b})",
+    )
+
+
+def raw_postgres_sql() -> str:
+    """Baseline (b): the same GROUP BY in PostgreSQL (psycopg placeholders).
+
+    PostgreSQL reads no lateral column alias, so every field is spelled out from the
+    measures; ``div`` is its integer division of numerics (SUM of a BIGINT is NUMERIC), and
+    every operand is >= 0, so it floors.
+    """
+    sql = raw_summary_sql(
+        pbx="= ANY(%(pbx)s)",
+        start="%(start)s",
+        end="%(end)s",
+        floor_div=lambda a, b: f"div({a}, {b})",
+        lateral_aliases=False,
+    )
+    if "%" in sql.replace("%(pbx)s", "").replace("%(start)s", "").replace("%(end)s", ""):
+        raise AssertionError("a literal % in the SQL would be read as a placeholder")
+    return sql
+
+
+#: The legs' columns the report reads: PostgreSQL gets only these, which can only make it
+#: faster (narrower rows to scan) and keeps the ratio against it conservative.
+PG_LEG_COLUMNS = (
+    "pbx_id",
+    "caller_ext",
+    "callee_ext",
+    "start_time",
+    "connect_time",
+    "end_time",
+    "abandoned",
+    "voicemail",
+    "status",
+)
+
+
+@dataclass
+class PostgresBaseline:
+    """PostgreSQL started by the benchmark, holding the same legs and directory."""
+
+    server: object
+    con: object  # psycopg.Connection
+    load: dict[str, object]
+
+    @classmethod
+    def start(cls, root: Path, store_con) -> PostgresBaseline | str:
+        """A loaded baseline, or why there is none (no server here, or it did not start)."""
+        try:
+            from workanalytics.localservers import postgres
+        except ImportError as exc:
+            return f"no PostgreSQL support here ({exc})"
+        if not postgres.available():
+            return "no PostgreSQL server here (apt-get install postgresql)"
+        try:
+            import psycopg
+        except ImportError:
+            return "psycopg is not installed (pip install 'psycopg[binary]')"
+        shutil.rmtree(root, ignore_errors=True)
+        try:
+            server = postgres.start_postgres(root)
+        except postgres.PostgresUnavailable as exc:
+            return f"PostgreSQL cannot run here: {exc}"
+        try:
+            # No server-side prepared plans: each window gets a plan for its own range.
+            con = psycopg.connect(server.url, autocommit=True, prepare_threshold=None)
+            load = _load_postgres(con, store_con)
+        except BaseException:
+            server.stop()
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        return cls(server, con, load)
+
+    def summary(self, sql: str, pbx_ids: list[str], window: UtcWindow) -> list[tuple]:
+        params = {"pbx": pbx_ids, "start": window.start_ms, "end": window.end_ms}
+        with self.con.cursor() as cur:
+            return cur.execute(sql, params).fetchall()
+
+    def stop(self) -> None:
+        """Stop the server and remove its files (a copy of every leg)."""
+        try:
+            self.con.close()
+        finally:
+            self.server.stop()
+            shutil.rmtree(self.server.root, ignore_errors=True)
+
+
+def _load_postgres(pg, store_con) -> dict[str, object]:
+    """COPY the legs (as CSV written by Arrow, streamed) and the directory, index, analyze."""
+    from workanalytics.directory import COLUMNS as DIRECTORY_COLUMNS
+    from workanalytics.directory import ddl as directory_ddl
+    from workanalytics.legs import COLUMNS
+
+    types = {c.name: c for c in COLUMNS}
+    cols = ", ".join(
+        f"{c} {types[c].sql_type}{' NOT NULL' if types[c].required else ''}" for c in PG_LEG_COLUMNS
+    )
+    started = time.perf_counter()
+    pg.execute(f"CREATE TABLE legs ({cols})")
+    pg.execute(directory_ddl("directory"))
+    legs = _copy_into(
+        pg, store_con, "legs", PG_LEG_COLUMNS, f"SELECT {', '.join(PG_LEG_COLUMNS)} FROM legs"
+    )
+    _copy_into(
+        pg, store_con, "directory", DIRECTORY_COLUMNS,
+        f"SELECT {', '.join(DIRECTORY_COLUMNS)} FROM directory",
+    )  # fmt: skip
+    copied = time.perf_counter()
+    pg.execute("CREATE INDEX legs_start_time ON legs (start_time)")
+    pg.execute("VACUUM ANALYZE legs")
+    pg.execute("ANALYZE directory")
+    done = time.perf_counter()
+    settings = {
+        name: pg.execute(f"SHOW {name}").fetchone()[0]
+        for name in ("server_version", "shared_buffers", "work_mem", "jit",
+                     "max_parallel_workers_per_gather")
+    }  # fmt: skip
+    return {
+        "legs": legs,
+        "copy_seconds": round(copied - started, 3),
+        "index_analyze_seconds": round(done - copied, 3),
+        "legs_per_s": round(legs / max(copied - started, 1e-9)),
+        "settings": settings,
+    }
+
+
+def _copy_into(pg, store_con, table: str, columns, sql: str) -> int:
+    """Stream a DuckDB query into a PostgreSQL table with COPY ... (FORMAT csv).
+
+    Arrow writes each batch as CSV in C++: strings quoted (so an empty string stays one),
+    NULLs as empty fields, booleans as true/false, all of which COPY reads back as they were.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rows = 0
+    options = pacsv.WriteOptions(include_header=False)
+    with store_con.cursor() as duck, pg.cursor() as cur:
+        reader = duck.sql(sql).to_arrow_reader(256 * 1024)
+        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
+            for batch in reader:
+                sink = pa.BufferOutputStream()
+                pacsv.write_csv(batch, sink, options)
+                copy.write(memoryview(sink.getvalue()))
+                rows += batch.num_rows
+    return rows
+
+
+#: Legs per file the ClickHouse store is given: its ingest holds a whole file in memory (as
+#: Python lists on the way to the driver, a few KB a leg), so the benchmark's one big file is
+#: handed over in parts, each stored whole, one after the other by one command.
+CLICKHOUSE_FILE_LEGS = 1_000_000
+#: The benchmark's database on its ClickHouse server.
+CLICKHOUSE_DATABASE = "bench"
+
+
+@dataclass
+class ClickHouseColumn:
+    """The scale-out store on one ClickHouse server started by the benchmark: the same legs,
+    ingested through the CLI, answering through its engine and its own HTTP server."""
+
+    server: object  # localservers.clickhouse.ClickHouseServer
+    root: Path
+    url: str
+    ingest: dict[str, object]
+    svc: object | None = None  # Services over the ClickHouse store, once serving
+    running: object | None = None  # its HTTP server
+    http: object | None = None  # httpx.Client to it
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, root: Path, legs: Path, file_legs: int) -> ClickHouseColumn | str:
+        """A server holding the legs (ingest measured), or why there is none."""
+        try:
+            from workanalytics.localservers import clickhouse
+        except ImportError as exc:
+            return f"no ClickHouse support here ({exc})"
+        if not clickhouse.available():
+            return "no ClickHouse server here (apt-get install clickhouse-server)"
+        try:
+            import clickhouse_driver  # noqa: F401
+        except ImportError:
+            return "clickhouse-driver is not installed (pip install clickhouse-driver)"
+        shutil.rmtree(root, ignore_errors=True)
+        try:
+            (server,) = clickhouse.start_cluster(root / "server", shards=1)
+        except (clickhouse.ClickHouseUnavailable, RuntimeError) as exc:
+            shutil.rmtree(root, ignore_errors=True)
+            return f"ClickHouse cannot run here: {exc}"
+        try:
+            url = server.url.rsplit("/", 1)[0] + f"/{CLICKHOUSE_DATABASE}"
+            files = split_parquet(legs, root / "files", file_legs)
+            ingest = measure_ingest(files, root / "service", store_url=url)
+            ingest["files"] = len(files)
+            ingest["merge_wait_seconds"] = _wait_for_merges(server.tcp_port)
+            ingest["server_peak_rss_mb"] = _peak_rss_mb(server.process.pid)
+            ingest["server_version"] = _clickhouse_version(server.tcp_port)
+        except BaseException:
+            server.stop()
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        return cls(server, root, url, ingest)
+
+    @property
+    def store(self):
+        return self.svc.store
+
+    def serve(self) -> None:
+        """An HTTP server over the ClickHouse store, with a user and key like the embedded
+        one's (its control plane beside the ingest's, in ``service/``)."""
+        import httpx
+
+        from workanalytics.api.server import start_in_thread
+        from workanalytics.api.services import Services
+        from workanalytics.settings import Settings
+
+        settings = Settings(data_dir=self.root / "service", store_url=self.url, retention_years=0)
+        self.svc = Services.open(settings)
+        self.svc.control.add_user("bench", "bench-password", all_pbxes=True)
+        _key, api_key = self.svc.control.create_api_key(name="bench")
+        self.running = start_in_thread(settings, services=self.svc)
+        self.http = httpx.Client(base_url=self.running.url + "/analytics/work", timeout=120)
+        self.headers = _login(self.http, api_key)
+
+    def stop(self) -> None:
+        """Stop the HTTP server and ClickHouse, and remove its files (a copy of every leg).
+        Stopping twice is harmless."""
+        http, running, svc = self.http, self.running, self.svc
+        self.http = self.running = self.svc = None
+        try:
+            if http is not None:
+                http.close()
+            if running is not None:
+                running.stop()
+            if svc is not None:
+                svc.close()
+        finally:
+            self.server.stop()
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def split_parquet(path: Path, directory: Path, legs_per_file: int) -> list[Path]:
+    """The file itself when small enough, else parts of at most ``legs_per_file`` legs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(path)
+    if source.metadata.num_rows <= legs_per_file:
+        return [path]
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, batch in enumerate(source.iter_batches(batch_size=legs_per_file)):
+        paths.append(directory / f"part-{i:04d}.parquet")
+        pq.write_table(pa.Table.from_batches([batch]), paths[-1])
+    return paths
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """A process's peak resident memory so far (Linux), or None."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _clickhouse_client(tcp_port: int):
+    from clickhouse_driver import Client
+
+    return Client(host="127.0.0.1", port=tcp_port)
+
+
+def _clickhouse_version(tcp_port: int) -> str:
+    client = _clickhouse_client(tcp_port)
+    try:
+        return client.execute("SELECT version()")[0][0]
+    finally:
+        client.disconnect()
+
+
+def _wait_for_merges(tcp_port: int, timeout_s: float = 900) -> float:
+    """Wait until ClickHouse has no background merge running (twice in a row), so merges
+    after the load take no CPU from the measurements; the seconds waited."""
+    client = _clickhouse_client(tcp_port)
+    started = time.perf_counter()
+    quiet = 0
+    try:
+        while quiet < 2 and time.perf_counter() - started < timeout_s:
+            running = client.execute("SELECT count() FROM system.merges")[0][0]
+            quiet = quiet + 1 if running == 0 else 0
+            if quiet < 2:
+                time.sleep(0.5)
+    finally:
+        client.disconnect()
+    return round(time.perf_counter() - started, 3)
+
+
+def _login(http, api_key: str) -> dict[str, str]:
+    """Headers of a logged-in ``bench`` user (a token, and the key it came with)."""
+    response = http.post(
+        "/v1/oauth/token",
+        headers={"8x8-apikey": api_key},
+        data={"username": "bench", "password": "bench-password"},
+    )
+    if response.status_code != 200:
+        raise SystemExit(f"login: HTTP {response.status_code} {response.text[:300]}")
+    return {"8x8-apikey": api_key, "Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def pandas_summary(con, pbx_ids: list[str], window: UtcWindow) -> dict[tuple, dict]:
@@ -250,6 +601,249 @@ def pandas_summary(con, pbx_ids: list[str], window: UtcWindow) -> dict[tuple, di
     return dict(zip(g.index, g.to_dict("records"), strict=True))
 
 
+# --- under load ---------------------------------------------------------------------------
+
+#: Zones the load clients mix: a DST zone each side of the equator, :45 and :30 offsets, UTC.
+LOAD_ZONES = ("America/New_York", "Asia/Kathmandu", "Asia/Kolkata", "Australia/Adelaide", "UTC")
+#: The PBX legs stream into during the load: the checked queries never name it.
+STREAM_PBX = "bench-stream"
+
+
+@dataclass(frozen=True)
+class LoadQuery:
+    name: str
+    kind: str  # day, month or year
+    params: dict[str, str]
+    digest: str = ""  # sha256 of the expected answer
+
+
+def load_queries(days: int, pbx_ids: list[str]) -> list[LoadQuery]:
+    """Day, month and year windows in every load zone; every other zone with mid-day edges
+    (08:30 to 17:44:59 local), so raw legs at the edges are read too."""
+    out = []
+    for kind, (first, last) in windows(days).items():
+        for i, zone in enumerate(LOAD_ZONES):
+            start, end = (
+                (f"{first[:10]} 08:30:00", f"{last[:10]} 17:44:59") if i % 2 else (first, last)
+            )
+            params = {"pbxId": ",".join(pbx_ids), "startTime": start, "endTime": end}
+            out.append(LoadQuery(f"{kind} {zone}", kind, params | {"timeZone": zone}))
+    return out
+
+
+def make_stream_batches(store_con, directory: Path, batches: int, batch_legs: int) -> list[Path]:
+    """Canonical Parquet bodies for the online ingest endpoint: copies of stored legs under
+    the stream PBX, picked and ordered by a hash so each batch spreads over the whole year
+    (many days and months of rollups to maintain per batch)."""
+    from workanalytics.legs import COLUMN_NAMES
+
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    cols = ", ".join(c for c in COLUMN_NAMES if c != "pbx_id")
+    table = store_con.sql(
+        f"SELECT '{STREAM_PBX}' AS pbx_id, {cols} FROM legs "
+        "ORDER BY hash(pbx_id, call_id, leg_id), pbx_id, call_id, leg_id LIMIT $n",
+        params={"n": batches * batch_legs},
+    ).to_arrow_table()
+    # Source PBXs may share a call id; within the stream PBX every leg keeps its own.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = table.set_column(
+        table.column_names.index("call_id"),
+        "call_id",
+        pc.binary_join_element_wise(
+            table["call_id"], pa.array([str(i) for i in range(table.num_rows)]), "-"
+        ),
+    )
+    paths = []
+    for i in range(batches):
+        part = table.slice(i * batch_legs, batch_legs)
+        if part.num_rows:
+            paths.append(directory / f"batch-{i:04d}.parquet")
+            pq.write_table(part, paths[-1])
+    return paths
+
+
+def _percentile(samples: list[float], q: float) -> float:
+    import numpy as np
+
+    return round(float(np.percentile(samples, q)), 2) if samples else 0.0
+
+
+def _run_load_clients(spec: dict) -> dict:
+    """In a process of its own (the server's GIL stays the server's): ``clients`` closed-loop
+    HTTP clients, and one streamer posting the batches, paced so that batch i goes out once
+    i/(batches+1) of the requests have been sent. Bounded by ``requests`` and ``seconds``."""
+    import asyncio
+
+    return asyncio.run(_load(spec))
+
+
+async def _load(spec: dict) -> dict:
+    import asyncio
+    import hashlib
+    import random
+
+    import httpx
+
+    queries: list[LoadQuery] = spec["queries"]
+    total, deadline = spec["requests"], time.perf_counter() + spec["seconds"]
+    rng = random.Random(spec["seed"])
+    order = [rng.randrange(len(queries)) for _ in range(total)]
+    issued = 0
+    samples: list[tuple[str, float, float]] = []  # (kind, started, ended)
+    failures: list[str] = []
+    ingests: list[tuple[float, float, int]] = []
+    clients_done = asyncio.Event()
+    limits = httpx.Limits(max_connections=spec["clients"] + 1)
+    timeout = httpx.Timeout(spec["seconds"])
+
+    async with httpx.AsyncClient(base_url=spec["url"], limits=limits, timeout=timeout) as http:
+
+        async def client() -> None:
+            nonlocal issued
+            while issued < total and time.perf_counter() < deadline:
+                q = queries[order[issued]]
+                issued += 1
+                started = time.perf_counter()
+                try:
+                    r = await http.get(
+                        "/analytics/work/v2/extsum", params=q.params, headers=spec["headers"]
+                    )
+                except httpx.HTTPError as exc:
+                    failures.append(f"{q.name}: {exc!r}")
+                    continue
+                ended = time.perf_counter()
+                if r.status_code != 200:
+                    failures.append(f"{q.name}: HTTP {r.status_code} {r.text[:200]}")
+                elif hashlib.sha256(r.content).hexdigest() != q.digest:
+                    failures.append(f"{q.name}: the answer differs from the baseline's")
+                else:
+                    samples.append((q.kind, started, ended))
+
+        async def streamer() -> None:
+            batches = spec["batches"]
+            for i, path in enumerate(batches):
+                due = (i + 1) * total // (len(batches) + 1)
+                while issued < due and not clients_done.is_set():
+                    await asyncio.sleep(0.002)
+                if time.perf_counter() >= deadline:
+                    break
+                started = time.perf_counter()
+                try:
+                    r = await http.post(
+                        "/analytics/work/admin/v1/legs",
+                        content=Path(path).read_bytes(),
+                        headers=spec["admin_headers"]
+                        | {"Content-Type": "application/vnd.apache.parquet"},
+                    )
+                except httpx.HTTPError as exc:
+                    failures.append(f"ingest {path}: {exc!r}")
+                    continue
+                if r.status_code != 200:
+                    failures.append(f"ingest {path}: HTTP {r.status_code} {r.text[:300]}")
+                    continue
+                ingests.append((started, time.perf_counter(), orjson.loads(r.content)["stored"]))
+
+        async def clients() -> None:
+            await asyncio.gather(*(client() for _ in range(spec["clients"])))
+            clients_done.set()
+
+        began = time.perf_counter()
+        await asyncio.gather(clients(), streamer())
+        ended = time.perf_counter()
+
+    latencies = [(e - s) * 1000 for _k, s, e in samples]
+    by_kind = {}
+    for kind in ("day", "month", "year"):
+        ms = [(e - s) * 1000 for k, s, e in samples if k == kind]
+        by_kind[kind] = {"n": len(ms), "p50_ms": _percentile(ms, 50), "p99_ms": _percentile(ms, 99)}
+    during = sum(1 for _k, s, e in samples if any(s < ie and e > i_s for i_s, ie, _n in ingests))
+    streamed = sum(n for *_t, n in ingests)
+    ingest_s = sum(e - s for s, e, _n in ingests)
+    return {
+        "clients": spec["clients"],
+        "requests": issued,
+        "ok": len(samples),
+        "failures": failures,
+        "seconds": round(ended - began, 3),
+        "requests_per_s": round(len(samples) / (ended - began), 1),
+        "p50_ms": _percentile(latencies, 50),
+        "p99_ms": _percentile(latencies, 99),
+        "by_window": by_kind,
+        "batches": len(ingests),
+        "streamed_legs": streamed,
+        "ingest_legs_per_s": round(streamed / ingest_s) if ingest_s else 0,
+        "ingest_p50_ms": _percentile([(e - s) * 1000 for s, e, _n in ingests], 50),
+        "requests_during_ingest": during,
+        "stopped_by_time_cap": issued < total,
+    }
+
+
+def run_load(args, store, server_url: str, headers: dict, admin_headers: dict) -> dict:
+    """16 clients (by default) mixing windows and zones while legs stream in; every answer of
+    the checked PBXs must be the baseline's, and afterwards so must the streamed PBX's."""
+    import hashlib
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pbx_ids = [p for p in store.pbx_ids() if p != STREAM_PBX]
+    raw_sql = raw_duckdb_sql()
+    queries = []
+    for q in load_queries(args.days, pbx_ids):
+        p = q.params
+        window = resolve_window(p["startTime"], p["endTime"], p["timeZone"], retention_years=0)
+        answer = store.extension_summary(pbx_ids, window).to_json()
+        _check_raw(q.name, store, raw_sql, pbx_ids, window, orjson.loads(answer))
+        queries.append(LoadQuery(q.name, q.kind, p, hashlib.sha256(answer).hexdigest()))
+    batches = make_stream_batches(
+        store.con, args.dir / "stream", args.load_batches, args.load_batch_legs
+    )
+    spec = {
+        "url": server_url, "headers": headers, "admin_headers": admin_headers,
+        "queries": queries, "batches": [str(b) for b in batches], "clients": args.load_clients,
+        "requests": args.load_requests, "seconds": args.load_seconds, "seed": args.seed,
+    }  # fmt: skip
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        result = pool.submit(_run_load_clients, spec).result()
+    if result["failures"]:
+        shown = "\n  ".join(result["failures"][:10])
+        raise SystemExit(f"under load: {len(result['failures'])} failure(s):\n  {shown}")
+    stored = store.con.execute(
+        "SELECT count(*) FROM legs WHERE pbx_id = $p", {"p": STREAM_PBX}
+    ).fetchone()[0]
+    if stored != result["streamed_legs"]:
+        raise SystemExit(
+            f"under load: {result['streamed_legs']} legs streamed, {stored} stored for {STREAM_PBX}"
+        )
+    # The streamed PBX, now quiet: its answer through HTTP must equal the raw legs' answer.
+    import httpx
+
+    with httpx.Client(base_url=server_url, headers=headers, timeout=120) as http:
+        for q in queries:
+            p = q.params | {"pbxId": STREAM_PBX}
+            window = resolve_window(p["startTime"], p["endTime"], p["timeZone"], retention_years=0)
+            response = http.get("/analytics/work/v2/extsum", params=p)
+            if response.status_code != 200:
+                raise SystemExit(f"{q.name} {STREAM_PBX}: HTTP {response.status_code}")
+            _check_raw(
+                f"{q.name} {STREAM_PBX}", store, raw_sql, [STREAM_PBX], window,
+                orjson.loads(response.content),
+            )  # fmt: skip
+    result["checked_after"] = len(queries)
+    del result["failures"]
+    return result
+
+
+def _check_raw(name: str, store, raw_sql: str, pbx_ids, window: UtcWindow, expected) -> None:
+    params = {"pbx": list(pbx_ids), "start": window.start_ms, "end": window.end_ms}
+    with store.con.cursor() as cur:
+        rows = cur.execute(raw_sql, params).fetchall()
+    _check(name, "duckdb-raw", expected, {(r[0], r[1]): r for r in rows}, tuples=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workanalytics.bench", description=__doc__)
     parser.add_argument("--extensions", type=int, default=5000)
@@ -259,6 +853,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=BENCH_DIR)
     parser.add_argument("--out", type=Path, default=Path("bench-results.json"))
     parser.add_argument("--asterisk-rows", type=int, default=1_000_000)
+    parser.add_argument("--no-postgres", action="store_true", help="skip baseline (b)")
+    parser.add_argument("--no-clickhouse", action="store_true", help="skip the ClickHouse store")
+    parser.add_argument(
+        "--clickhouse-file-legs", type=int, default=CLICKHOUSE_FILE_LEGS,
+        help="legs per file handed to the ClickHouse store (its ingest holds a file in memory)",
+    )  # fmt: skip
+    load = parser.add_argument_group("under load")
+    load.add_argument("--load-clients", type=int, default=16)
+    load.add_argument("--load-requests", type=int, default=800, help="in all, across clients")
+    load.add_argument("--load-seconds", type=float, default=300, help="time cap of the phase")
+    load.add_argument("--load-batches", type=int, default=20, help="bodies streamed in")
+    load.add_argument("--load-batch-legs", type=int, default=5000)
     args = parser.parse_args(argv)
 
     import httpx
@@ -277,23 +883,93 @@ def main(argv: list[str] | None = None) -> int:
     )
     asterisk["rows_per_s"] = round(asterisk["rows"] / asterisk["seconds"])
     print(f"asterisk ingest: {asterisk}", file=sys.stderr)
-
-    settings = Settings(data_dir=data_dir, retention_years=0)
-    svc = Services.open(settings)
-    store = svc.store
-    svc.control.add_user("bench", "bench-password", all_pbxes=True)
-    _key, api_key = svc.control.create_api_key(name="bench")
-    server = start_in_thread(settings, services=svc)
-    http = httpx.Client(base_url=server.url + "/analytics/work", timeout=60)
-    token = http.post(
-        "/v1/oauth/token",
-        headers={"8x8-apikey": api_key},
-        data={"username": "bench", "password": "bench-password"},
-    ).json()["access_token"]
-    headers = {"8x8-apikey": api_key, "Authorization": f"Bearer {token}"}
-    pbx_ids = store.pbx_ids()
-    raw_sql = raw_duckdb_sql()
     results: dict[str, dict] = {"ingest": ingest, "asterisk_ingest": asterisk, "windows": {}}
+
+    with contextlib.ExitStack() as cleanup:  # whatever happens, every server stops
+        # ClickHouse loads first, alone on the machine: its ingest is measured like the
+        # embedded store's, and its merges settle before anything is timed.
+        ch = _start_clickhouse(args, legs, results)
+        if ch is not None:
+            cleanup.callback(ch.stop)
+        settings = Settings(data_dir=data_dir, retention_years=0)
+        svc = Services.open(settings)
+        cleanup.callback(svc.close)
+        store = svc.store
+        svc.control.add_user("bench", "bench-password", all_pbxes=True)
+        _key, api_key = svc.control.create_api_key(name="bench")
+        _admin, admin_key = svc.control.create_api_key(name="bench-stream", admin=True)
+        server = start_in_thread(settings, services=svc)
+        cleanup.callback(server.stop)
+        http = cleanup.enter_context(
+            httpx.Client(base_url=server.url + "/analytics/work", timeout=60)
+        )
+        headers = _login(http, api_key)
+        pbx_ids = store.pbx_ids()
+        if args.no_postgres:
+            started: PostgresBaseline | str = "skipped (--no-postgres)"
+        else:
+            started = PostgresBaseline.start(args.dir / "postgres", store.con)
+        pg: PostgresBaseline | None = None
+        if isinstance(started, str):
+            results["postgres"] = {"available": False, "reason": started}
+            print(f"PostgreSQL baseline: {started}", file=sys.stderr)
+        else:
+            pg = started
+            cleanup.callback(pg.stop)
+            results["postgres"] = {"available": True, **pg.load}
+            print(f"PostgreSQL load: {pg.load}", file=sys.stderr)
+        if ch is not None:
+            ch.serve()
+            _check_clickhouse_holds_the_same(ch, store, pbx_ids)
+        _measure_windows(args, store, pbx_ids, http, headers, pg, results, ch)
+        # The load phase has the machine to itself (stopping twice is harmless).
+        if pg is not None:
+            pg.stop()
+        if ch is not None:
+            ch.stop()
+        results["load"] = run_load(args, store, server.url, headers, {"8x8-apikey": admin_key})
+        print(f"under load: {results['load']}", file=sys.stderr)
+    _print_table(results)
+    args.out.write_text(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
+    print(f"results written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _start_clickhouse(args, legs: Path, results: dict) -> ClickHouseColumn | None:
+    """The ClickHouse column loaded (its ingest in ``results``), or None and why not."""
+    if args.no_clickhouse:
+        started: ClickHouseColumn | str = "skipped (--no-clickhouse)"
+    else:
+        started = ClickHouseColumn.start(args.dir / "clickhouse", legs, args.clickhouse_file_legs)
+    if isinstance(started, str):
+        results["clickhouse"] = {"available": False, "reason": started}
+        print(f"ClickHouse store: {started}", file=sys.stderr)
+        return None
+    ingest, embedded = started.ingest, results["ingest"]
+    # How many times the embedded store's ingest rate ClickHouse's is (> 1: slower).
+    ingest["ingest_ratio"] = round(embedded["legs_per_s"] / max(ingest["legs_per_s"], 1), 2)
+    results["clickhouse"] = {"available": True, "ingest": ingest}
+    print(f"ClickHouse ingest: {ingest}", file=sys.stderr)
+    if ingest["legs"] != embedded["legs"]:
+        started.stop()
+        raise SystemExit(
+            f"ClickHouse stored {ingest['legs']} legs, the embedded store {embedded['legs']}"
+        )
+    return started
+
+
+def _check_clickhouse_holds_the_same(ch: ClickHouseColumn, store, pbx_ids: list[str]) -> None:
+    ch_pbx_ids = ch.store.pbx_ids()
+    if ch_pbx_ids != pbx_ids:
+        raise SystemExit(f"ClickHouse knows PBXs {ch_pbx_ids}, the embedded store {pbx_ids}")
+    ch_legs, legs = ch.store.leg_count(), store.leg_count()
+    if ch_legs != legs:
+        raise SystemExit(f"ClickHouse holds {ch_legs} legs, the embedded store {legs}")
+
+
+def _measure_windows(args, store, pbx_ids, http, headers, pg, results, ch=None) -> None:
+    raw_sql = raw_duckdb_sql()
+    pg_sql = raw_postgres_sql()
     for name, (start, end) in windows(args.days).items():
         window = resolve_window(start, end, TIME_ZONE, retention_years=0)
         engine_ms, answer = _median_of(
@@ -315,6 +991,14 @@ def main(argv: list[str] | None = None) -> int:
             lambda w=window: pandas_summary(store.con, pbx_ids, w), max(1, args.repeat // 3)
         )
         _check_measures(name, store, pbx_ids, window, measures)
+        pg_ms = None
+        if pg is not None:
+            samples, pg_rows = _median_of(
+                lambda w=window: pg.summary(pg_sql, pbx_ids, w), max(1, args.repeat // 2)
+            )
+            _check(name, "postgres", expected, {(r[0], r[1]): r for r in pg_rows}, tuples=True)
+            pg_ms = round(statistics.median(samples), 2)
+        ch_times = _measure_clickhouse(args, ch, name, pbx_ids, window, query, answer)
         results["windows"][name] = {
             "rows": len(expected),
             "answer_bytes": len(answer),
@@ -322,14 +1006,36 @@ def main(argv: list[str] | None = None) -> int:
             "http_ms": round(statistics.median(http_ms), 2),
             "duckdb_raw_ms": round(statistics.median(raw_ms), 2),
             "pandas_ms": round(statistics.median(pandas_ms), 2),
+            "postgres_ms": pg_ms,
+            **ch_times,
         }
-    http.close()
-    server.stop()
-    svc.close()
-    _print_table(results)
-    args.out.write_text(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
-    print(f"results written to {args.out}", file=sys.stderr)
-    return 0
+        if ch_times["clickhouse_engine_ms"] is not None:
+            w = results["windows"][name]
+            w["clickhouse_ratio"] = round(w["clickhouse_engine_ms"] / w["engine_ms"], 2)
+            w["clickhouse_http_ratio"] = round(w["clickhouse_http_ms"] / w["http_ms"], 2)
+
+
+def _measure_clickhouse(args, ch, name, pbx_ids, window, query, answer: bytes) -> dict:
+    """The ClickHouse store's engine and HTTP medians; each answer must be the embedded
+    engine's, byte for byte."""
+    if ch is None:
+        return {"clickhouse_engine_ms": None, "clickhouse_http_ms": None}
+    engine_ms, ch_answer = _median_of(
+        lambda: ch.store.extension_summary(pbx_ids, window).to_json(), args.repeat
+    )
+    if ch_answer != answer:
+        raise SystemExit(f"{name}: the ClickHouse engine's answer differs from the embedded one's")
+    http_ms, response = _median_of(
+        lambda: ch.http.get("/v2/extsum", params=query, headers=ch.headers), args.repeat
+    )
+    if response.status_code != 200:
+        raise SystemExit(f"{name}: ClickHouse over HTTP: {response.status_code} {response.text}")
+    if response.content != answer:
+        raise SystemExit(f"{name}: the ClickHouse HTTP answer differs from the embedded engine's")
+    return {
+        "clickhouse_engine_ms": round(statistics.median(engine_ms), 2),
+        "clickhouse_http_ms": round(statistics.median(http_ms), 2),
+    }
 
 
 def _check(window: str, who: str, expected: list[dict], got: dict, *, tuples: bool) -> None:
@@ -360,12 +1066,20 @@ def _check_measures(window_name: str, store, pbx_ids, window: UtcWindow, measure
         raise SystemExit(f"{window_name}: pandas differs from the engine")
 
 
+def _times(ratio: float) -> str:
+    """``embedded / other`` of a rate, in words: 3.1 -> "3.1x slower than"."""
+    if ratio >= 1:
+        return f"{ratio:.1f}x slower than"
+    return f"{1 / ratio:.1f}x faster than"
+
+
 def _print_table(results: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
     ingest = results["ingest"]
     console = Console(stderr=False)
+    console.width = max(console.width, 150)  # fourteen columns: not cut to a pipe's 80
     console.print(
         f"ingest: {ingest['legs']:,} legs in {ingest['seconds']} s = "
         f"{ingest['legs_per_s']:,} legs/s, peak RSS {ingest['peak_rss_mb']} MB"
@@ -374,16 +1088,62 @@ def _print_table(results: dict) -> None:
     console.print(
         f"asterisk Master.csv: {a['rows']:,} rows in {a['seconds']} s = {a['rows_per_s']:,} rows/s"
     )
-    table = Table(title="Extension Summary, all PBXs, medians in ms (ratio = baseline / engine)")
-    for col in ("window", "rows", "http", "engine", "duckdb raw", "ratio", "pandas", "ratio"):
+    pg = results["postgres"]
+    if pg["available"]:
+        console.print(
+            f"PostgreSQL {pg['settings']['server_version']}: {pg['legs']:,} legs copied in "
+            f"{pg['copy_seconds']} s, index + analyze {pg['index_analyze_seconds']} s"
+        )
+    else:
+        console.print(f"PostgreSQL baseline: n/a, {pg['reason']}")
+    ch = results.get("clickhouse", {"available": False, "reason": "not measured"})
+    if ch["available"]:
+        c = ch["ingest"]
+        console.print(
+            f"ClickHouse {c['server_version']} (one server): {c['legs']:,} legs from Parquet "
+            f"({c['files']} file(s)) in {c['seconds']} s = {c['legs_per_s']:,} legs/s, "
+            f"{_times(c['ingest_ratio'])} the embedded store's\n  peak RSS {c['peak_rss_mb']} MB "
+            f"(ingesting process), {c['server_peak_rss_mb']} MB (server); its merges settled "
+            f"{c['merge_wait_seconds']} s later"
+        )
+    else:
+        console.print(f"ClickHouse store: n/a, {ch['reason']}")
+    table = Table(
+        title="Extension Summary, all PBXs, medians in ms; ratio = column / embedded store's "
+        "(http / http, others / engine); ch = the ClickHouse store"
+    )
+    columns = ("window", "rows", "http", "engine", "duckdb raw", "ratio", "pandas", "ratio")
+    for col in (*columns, "postgres", "ratio", "ch http", "ratio", "ch engine", "ratio"):
         table.add_column(col, justify="right")
     for name, w in results["windows"].items():
         e = w["engine_ms"]
+        p = w.get("postgres_ms")
+        postgres = [f"{p:.1f}", f"{p / e:.1f}x"] if p is not None else ["n/a", ""]
+        ch_e, ch_h = w.get("clickhouse_engine_ms"), w.get("clickhouse_http_ms")
+        clickhouse = (
+            [f"{ch_h:.1f}", f"{ch_h / w['http_ms']:.1f}x", f"{ch_e:.1f}", f"{ch_e / e:.1f}x"]
+            if ch_e is not None
+            else ["n/a", "", "n/a", ""]
+        )
         table.add_row(
             name, f"{w['rows']:,}", f"{w['http_ms']:.1f}", f"{e:.1f}", f"{w['duckdb_raw_ms']:.1f}",
             f"{w['duckdb_raw_ms'] / e:.1f}x", f"{w['pandas_ms']:.1f}", f"{w['pandas_ms'] / e:.1f}x",
+            *postgres, *clickhouse,
         )  # fmt: skip
     console.print(table)
+    load = results.get("load")
+    if load:
+        console.print(
+            f"under load: {load['clients']} clients, {load['ok']:,} requests in {load['seconds']} s"
+            f" = {load['requests_per_s']:,} req/s, p50 {load['p50_ms']:.1f} ms, "
+            f"p99 {load['p99_ms']:.1f} ms; {load['streamed_legs']:,} legs streamed in "
+            f"{load['batches']} batches meanwhile ({load['requests_during_ingest']:,} requests "
+            "overlapped an ingest); no error, every answer equal to the baseline's"
+        )
+        for kind, k in load["by_window"].items():
+            console.print(
+                f"  {kind}: n={k['n']}, p50 {k['p50_ms']:.1f} ms, p99 {k['p99_ms']:.1f} ms"
+            )
 
 
 if __name__ == "__main__":
