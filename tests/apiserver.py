@@ -27,7 +27,7 @@ from workanalytics.directory import read_directory_csv
 from workanalytics.ingest import open_source
 from workanalytics.settings import Settings
 
-from conftest import Leg, write_directory_csv, write_legs_csv
+from conftest import Deployment, Leg, write_directory_csv, write_legs_csv
 
 BASE = "/analytics/work"
 TOKEN_PATH = f"{BASE}/v1/oauth/token"
@@ -277,15 +277,25 @@ def start_api(
     retention_years: int = 2,
     throttle_limits: ThrottleLimits | None = None,
     now: float = FIXED_NOW,
+    control_url: str | None = None,
+    deployment: Deployment | None = None,
 ) -> Api:
     """Open, fill and start a server on ``tmp``.
 
     ``customers`` maps a customer other than ``default`` to the PBXs it owns; every other PBX
     named by the legs or the directory is adopted by the default customer, as at startup.
+    ``control_url`` names a shared control plane (PostgreSQL) instead of SQLite in ``tmp``;
+    ``deployment`` names both it and the leg store (ClickHouse).
     """
     tmp.mkdir(parents=True, exist_ok=True)
     clock = MutableClock(now)
-    settings = Settings(data_dir=tmp / "data", retention_years=retention_years)
+    settings = Settings(
+        data_dir=tmp / "data",
+        retention_years=retention_years,
+        control_url=control_url or (deployment and deployment.control_url),
+        store_url=deployment and deployment.store_url,
+        cluster=deployment and deployment.cluster,
+    )
     svc = Services.open(settings, clock=clock, throttle_limits=throttle_limits)
     try:
         for customer, pbxes in (customers or {}).items():

@@ -36,9 +36,10 @@ NY = ("2026-03-01 00:00:00", "2026-03-01 23:59:59", "America/New_York")
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory):
+def api(tmp_path_factory, deployment):
     a = start_api(
         tmp_path_factory.mktemp("admin"),
+        deployment=deployment,
         legs=sample_legs(["acme"], n=30),
         users=(
             UserSpec("alice", "alice-pw", all_pbxes=True),
@@ -83,8 +84,7 @@ def engine(api: Api, pbxes, window=NY, version=2) -> bytes:
 
 
 def leg_count(api: Api) -> int:
-    with api.svc.store.con.cursor() as cur:
-        return cur.execute("SELECT count(*) FROM legs").fetchone()[0]
+    return api.svc.store.leg_count()
 
 
 def rows_for(api: Api, token: str, extension: str, pbx: str = "acme") -> list[dict]:

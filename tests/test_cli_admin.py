@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -22,12 +21,14 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from workanalytics.api.server import RunningServer, start_in_thread
 from workanalytics.cli import main
+from workanalytics.control.factory import open_control
 from workanalytics.control.plane import ControlPlane
-from workanalytics.settings import Settings
+from workanalytics.settings import CONTROL_ENV, Settings
 from workanalytics.store import DuckDBStore
 from workanalytics.timewindow import resolve_window
 
@@ -47,6 +48,11 @@ def cli(data: Path, *args: str, input: str | None = None):
     return result
 
 
+def open_plane(data: Path) -> ControlPlane:
+    """The control plane the CLI edits: in ``data``, or the one ``CONTROL_ENV`` names."""
+    return open_control(Settings.from_env(data))
+
+
 def one_line_error(result) -> str:
     """The refusal's single stderr line (nothing on stdout)."""
     lines = result.stderr.strip().splitlines()
@@ -61,7 +67,7 @@ def create_key(data: Path, *extra: str) -> tuple[str, str]:
     result = cli(data, "apikey", "create", *extra)
     assert result.exit_code == 0, result.stderr
     secret = result.stdout.splitlines()[-1]
-    control = ControlPlane.for_data_dir(data)
+    control = open_plane(data)
     key = control.lookup_api_key(secret)
     control.close()
     assert key is not None
@@ -75,7 +81,13 @@ def add_user(data: Path, username: str, password: str, *entitlement: str):
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> Path:
+def data(tmp_path: Path, control_url: str | None, monkeypatch) -> Path:
+    """An initialised data dir; its control plane in it (SQLite) or, named by the
+    environment as in a deployment, in a fresh PostgreSQL database."""
+    if control_url is None:
+        monkeypatch.delenv(CONTROL_ENV, raising=False)
+    else:
+        monkeypatch.setenv(CONTROL_ENV, control_url)
     d = tmp_path / "data"
     assert cli(d, "init").exit_code == 0
     return d
@@ -110,7 +122,7 @@ class Live:
 @pytest.fixture
 def live(data: Path) -> Iterator[Live]:
     assert cli(data, "pbx", "add", "east").exit_code == 0
-    running = start_in_thread(Settings(data_dir=data))
+    running = start_in_thread(Settings.from_env(data))
     http = httpx.Client(base_url=running.url, timeout=30)
     try:
         yield Live(running, http)
@@ -152,7 +164,7 @@ def test_user_add_with_all_pbxes_or_a_list(data: Path):
     assert add_user(data, "alice", "pw-alice", "--all-pbxes").exit_code == 0
     assert add_user(data, "bob", "pw-bob", "--pbx", "a, b").exit_code == 0
 
-    control = ControlPlane.for_data_dir(data)
+    control = open_plane(data)
     cid = control.customer("default").id
     alice = control.authenticate(cid, "alice", "pw-alice")
     bob = control.authenticate(cid, "bob", "pw-bob")
@@ -173,7 +185,7 @@ def test_user_add_refuses_unknown_pbxes_and_duplicates(data: Path):
     result = add_user(data, "carol", "pw", "--pbx", "a,nowhere")
     assert result.exit_code == 1
     assert "nowhere" in one_line_error(result)
-    control = ControlPlane.for_data_dir(data)
+    control = open_plane(data)
     cid = control.customer("default").id
     assert control.authenticate(cid, "carol", "pw") is None  # nothing half-made
 
@@ -191,7 +203,7 @@ def test_user_add_needs_exactly_one_entitlement(data: Path, flags: list[str]):
     result = add_user(data, "dave", "pw", *flags)
     assert result.exit_code == 2
     assert "--all-pbxes" in result.stderr and "--pbx" in result.stderr
-    control = ControlPlane.for_data_dir(data)
+    control = open_plane(data)
     assert control.authenticate(control.customer("default").id, "dave", "pw") is None
     control.close()
 
@@ -247,7 +259,7 @@ def test_apikey_create_prints_only_the_key_on_stdout(data: Path, live: Live):
     assert len(lines) == 1, result.stdout
     secret = lines[0]
     assert len(secret) >= 32 and secret.strip() == secret
-    control = ControlPlane.for_data_dir(data)
+    control = open_plane(data)
     key = control.lookup_api_key(secret)
     control.close()
     assert key is not None and key.admin and key.name == "ci"
@@ -261,8 +273,10 @@ def test_apikey_create_prints_only_the_key_on_stdout(data: Path, live: Live):
 
 def test_apikey_list_never_shows_a_key_or_its_hash(data: Path):
     made = [create_key(data, "--admin", "--name", "ingest"), create_key(data, "--name", "dash")]
-    with sqlite3.connect(data / "control.sqlite") as db:
-        hashes = dict(db.execute("SELECT id, key_hash FROM api_keys").fetchall())
+    control = open_plane(data)
+    with control.engine.connect() as db:
+        hashes = dict(db.execute(sa.text("SELECT id, key_hash FROM api_keys")).all())
+    control.close()
     assert set(hashes) == {key_id for key_id, _ in made}
     for fmt in ("table", "json", "csv"):
         result = cli(data, "apikey", "list", "--format", fmt)
@@ -318,7 +332,7 @@ def test_keys_rotate_keeps_old_tokens_and_signs_with_the_new_key(data: Path, liv
     assert result.exit_code == 0, result.stderr
     new_kid = result.stdout.split()[-1]
     assert new_kid != old_kid
-    assert (data / "keys" / "active").read_text().strip() == new_kid
+    assert live.running.services.keys.active_kid() == new_kid
 
     assert live.extsum(key, before).status_code == 200  # signed by the old key, still valid
     after = live.token(key, "alice", "pw")
@@ -326,11 +340,22 @@ def test_keys_rotate_keeps_old_tokens_and_signs_with_the_new_key(data: Path, liv
     assert live.extsum(key, after).status_code == 200
 
     keys_dir = data / "keys"
-    assert keys_dir.stat().st_mode & 0o777 == 0o700
-    pems = sorted(p.stem for p in keys_dir.glob("*.pem"))
-    assert pems == sorted([old_kid, new_kid])
-    for pem in keys_dir.glob("*.pem"):
-        assert pem.stat().st_mode & 0o777 == 0o600, pem
+    if Settings.from_env(data).control_url is None:
+        assert (keys_dir / "active").read_text().strip() == new_kid
+        assert keys_dir.stat().st_mode & 0o777 == 0o700
+        pems = sorted(p.stem for p in keys_dir.glob("*.pem"))
+        assert pems == sorted([old_kid, new_kid])
+        for pem in keys_dir.glob("*.pem"):
+            assert pem.stat().st_mode & 0o777 == 0o600, pem
+    else:  # in the shared control database, where every replica finds them
+        assert not keys_dir.exists()
+        control = open_plane(data)
+        with control.engine.connect() as db:
+            rows = db.execute(sa.text("SELECT kid, retired_at FROM signing_keys")).all()
+        control.close()
+        assert sorted((kid, at is None) for kid, at in rows) == sorted(
+            [(old_kid, False), (new_kid, True)]
+        )
 
 
 # --- serve -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ from workanalytics.metrics import ADDITIVE_FIELDS, FIELDS
 from workanalytics.store import DuckDBStore
 from workanalytics.timewindow import UtcWindow, resolve_window
 
-from conftest import Leg, write_legs_csv
+from conftest import Leg, open_test_store, write_legs_csv
 from reference import reference_summary
 
 T0 = 1_772_370_000_000  # 2026-03-01T13:00:00Z
@@ -310,6 +311,12 @@ def test_rollups_after_corrections_equal_reference(data, bounds, version):
         SCRATCH.n += 1
         path = write_legs_csv(SCRATCH.dir / f"b{SCRATCH.n}.csv", batch)
         store.ingest(open_source(path))
+    assert_answers_reference(store, final, bounds, version)
+
+
+def assert_answers_reference(store, final, bounds, version) -> None:
+    """The store's answer for a local window drawn from ``local_bounds`` is the reference's
+    over the legs as finally corrected."""
     zone, day, days, clock = bounds
     start = f"{day.isoformat()} {clock}"
     end = f"{(day + timedelta(days=days)).isoformat()} 23:59:59"
@@ -318,3 +325,28 @@ def test_rollups_after_corrections_equal_reference(data, bounds, version):
         final, start_ms=window.start_ms, end_ms=window.end_ms, version=version
     )
     assert summary(store, window, version) == expected
+
+
+# --- the same property on the scale-out engines ------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["clickhouse", "clickhouse-cluster", "chdb"])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(data=batches_with_corrections(), bounds=local_bounds, version=st.sampled_from([1, 2]))
+def test_clickhouse_after_corrections_equals_reference(kind, request, data, bounds, version):
+    """Collapsed versions and summed rollups, unmerged, still give the reference's answer."""
+    batches, final = data
+    work = Path(tempfile.mkdtemp(prefix="wa-prop-ch-"))
+    with open_test_store(kind, work, request) as store:
+        for n, batch in enumerate(batches):
+            store.ingest(open_source(write_legs_csv(work / f"b{n}.csv", batch)))
+        assert_answers_reference(store, final, bounds, version)
+        assert store.leg_count() == len(final)

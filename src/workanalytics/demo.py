@@ -40,7 +40,7 @@ def _say(text: str) -> None:
 
 def prepare_demo(settings: Settings, *, extensions: int = 500, days: int = 90) -> DemoCredentials:
     """Company, user and key, made once per data dir."""
-    from workanalytics.control.plane import ControlPlane
+    from workanalytics.control.factory import open_control
     from workanalytics.directory import read_directory_csv
     from workanalytics.generate import generate_company
     from workanalytics.ingest.run import ingest_paths
@@ -64,7 +64,7 @@ def prepare_demo(settings: Settings, *, extensions: int = 500, days: int = 90) -
             _say(f"ingested {gen.legs} legs for PBXs {', '.join(gen.pbx_ids)}")
         pbx_ids = store.pbx_ids()
     settings.data_dir.chmod(0o700)  # keys and password hashes live here, as after `init`
-    control = ControlPlane.for_data_dir(settings.data_dir)
+    control = open_control(settings)
     try:
         customer = control.ensure_customer()
         control.adopt_pbxes(pbx_ids)

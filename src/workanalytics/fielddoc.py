@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from workanalytics.metrics import FIELDS, MEASURES
+from workanalytics.metrics import FIELDS, MEASURES, SQL_TRUE
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "fields.md"
 
@@ -40,7 +40,8 @@ def render() -> str:
     ]
     for m in MEASURES:
         value = "count" if m.sum_of is None else f"sum of `{m.sum_of}`"
-        lines.append(f"| `{m.name}` | `{m.where}` | {value} |")
+        where = "every credit" if m.where == SQL_TRUE else f"`{m.where}`"
+        lines.append(f"| `{m.name}` | {where} | {value} |")
     return "\n".join(lines) + "\n"
 
 

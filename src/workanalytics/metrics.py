@@ -44,9 +44,13 @@ CREDIT_COLUMNS = (
     "answered",
     "abandoned",
     "voicemail",
-    "ring_ms",
-    "talk_ms",
+    "leg_ring_ms",
+    "leg_talk_ms",
 )
+
+#: Boolean literals every engine reads (ClickHouse 18.16 has no TRUE or FALSE).
+SQL_TRUE = "(1 = 1)"
+SQL_FALSE = "(1 = 0)"
 
 #: Derived leg quantities (call-legs.md, "Derived, never stored twice").
 ANSWERED_SQL = "(connect_time IS NOT NULL)"
@@ -63,16 +67,16 @@ def credits_sql(counted_legs: str, carry: Sequence[str] = ()) -> str:
     """
     common = (
         f"{ANSWERED_SQL} AS answered, abandoned, voicemail, "
-        f"{RING_MS_SQL} AS ring_ms, {TALK_MS_SQL} AS talk_ms"
+        f"{RING_MS_SQL} AS leg_ring_ms, {TALK_MS_SQL} AS leg_talk_ms"
     )
     if carry:
         common += ", " + ", ".join(carry)
     return (
-        f"SELECT pbx_id, callee_ext AS extension, TRUE AS inbound, "
+        f"SELECT pbx_id, callee_ext AS extension, {SQL_TRUE} AS inbound, "
         f"caller_ext IS NOT NULL AS internal, {common} "
         f"FROM {counted_legs} WHERE callee_ext IS NOT NULL\n"
         f"UNION ALL\n"
-        f"SELECT pbx_id, caller_ext AS extension, FALSE AS inbound, "
+        f"SELECT pbx_id, caller_ext AS extension, {SQL_FALSE} AS inbound, "
         f"callee_ext IS NOT NULL AS internal, {common} "
         f"FROM {counted_legs} WHERE caller_ext IS NOT NULL"
     )
@@ -115,15 +119,15 @@ MEASURES: tuple[Measure, ...] = (
     Measure("int_out_total", _ON),
     Measure("int_out_answered", f"{_ON} AND answered"),
     Measure("to_voicemail", "inbound AND voicemail"),
-    Measure("ring_ms", "TRUE", sum_of="ring_ms"),
-    Measure("ringing_legs", "ring_ms > 0"),
-    Measure("in_talk_ms", "inbound", sum_of="talk_ms"),
-    Measure("out_talk_ms", "NOT inbound", sum_of="talk_ms"),
+    Measure("ring_ms", SQL_TRUE, sum_of="leg_ring_ms"),
+    Measure("ringing_legs", "leg_ring_ms > 0"),
+    Measure("in_talk_ms", "inbound", sum_of="leg_talk_ms"),
+    Measure("out_talk_ms", "NOT inbound", sum_of="leg_talk_ms"),
     # Abandoned time is ring time over exactly the legs Total_Abandoned counts.
     Measure(
         "abandoned_ring_ms",
         "(inbound AND abandoned) OR (NOT inbound AND NOT answered)",
-        sum_of="ring_ms",
+        sum_of="leg_ring_ms",
     ),
 )
 MEASURE_NAMES = tuple(m.name for m in MEASURES)
@@ -335,17 +339,20 @@ def field_sql(
     raise AssertionError(op)
 
 
-def select_fields_sql(version: int, *, floor_div: FloorDiv = _ansi_floor_div) -> str:
+def select_fields_sql(
+    version: int, *, floor_div: FloorDiv = _ansi_floor_div, lateral_aliases: bool = True
+) -> str:
     """The select list of an answer, in spec order, each aliased by its field name.
 
     Later fields refer to earlier ones by alias (a lateral column alias, which DuckDB and
     ClickHouse both read), so all 45 fields of v2 are computed, v1 included: v1 only shows
-    fewer of them.
+    fewer of them. An engine without lateral aliases (PostgreSQL) passes
+    ``lateral_aliases=False`` and gets every field spelled out from the measures.
     """
     items = []
     for f in FIELDS:
         sql_type = "VARCHAR" if f.kind == "directory" else "BIGINT"
-        expr = field_sql(f, floor_div=floor_div, by_alias=True)
+        expr = field_sql(f, floor_div=floor_div, by_alias=lateral_aliases)
         items.append(f"CAST({expr} AS {sql_type}) AS {q(f.name)}")
     return ",\n  ".join(items)
 

@@ -1,10 +1,16 @@
-"""Settings in one object: where data lives and how long it is served."""
+"""Settings in one object: where data lives, which engines hold it, how long it is served.
+
+Each setting comes, first found wins, from a command-line flag, an environment variable, a
+TOML config file (``--config`` or ``WORKANALYTICS_CONFIG``), or its default.
+"""
 
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from workanalytics.auth.throttle import ThrottleLimits
 from workanalytics.timewindow import DEFAULT_RETENTION_YEARS
@@ -15,11 +21,45 @@ TOKEN_LIFETIME_ENV = "WORKANALYTICS_TOKEN_LIFETIME"
 LOGIN_LIMIT_USER_ENV = "WORKANALYTICS_LOGIN_FAILURES_PER_USER"
 LOGIN_LIMIT_ADDR_ENV = "WORKANALYTICS_LOGIN_FAILURES_PER_ADDRESS"
 LOGIN_WINDOW_ENV = "WORKANALYTICS_LOGIN_WINDOW"
+#: The server's config file; the client's (``fetch``) is WORKANALYTICS_CONFIG.
+CONFIG_ENV = "WORKANALYTICS_SERVER_CONFIG"
+STORE_ENV = "WORKANALYTICS_STORE"
+CLUSTER_ENV = "WORKANALYTICS_CLUSTER"
+CONTROL_ENV = "WORKANALYTICS_CONTROL"
+#: Keys a config file may set, and the environment variable each mirrors.
+CONFIG_KEYS = {
+    "data_dir": DATA_DIR_ENV,
+    "store": STORE_ENV,
+    "cluster": CLUSTER_ENV,
+    "control": CONTROL_ENV,
+    "retention_years": RETENTION_ENV,
+    "token_lifetime": TOKEN_LIFETIME_ENV,
+    "login_failures_per_user": LOGIN_LIMIT_USER_ENV,
+    "login_failures_per_address": LOGIN_LIMIT_ADDR_ENV,
+    "login_window": LOGIN_WINDOW_ENV,
+}
 DEFAULT_DATA_DIR = Path("workanalytics-data")
 
 
-def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
+def read_config(path: Path) -> dict[str, str]:
+    """A TOML config file's settings, keyed by the environment variable each stands for."""
+    try:
+        data: dict[str, Any] = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}; expected some of "
+            + ", ".join(CONFIG_KEYS)
+        )
+    return {CONFIG_KEYS[k]: str(v) for k, v in data.items()}
+
+
+def _env_int(name: str, default: int, *, minimum: int = 0, env: dict[str, str]) -> int:
+    raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -41,6 +81,14 @@ class Settings:
     #: Seconds an access token lives (``expires_in``).
     token_lifetime_s: int = 1800
     throttle_limits: ThrottleLimits = field(default_factory=ThrottleLimits)
+    #: Where the legs live: ``None`` for the embedded DuckDB file in ``data_dir``, or
+    #: ``clickhouse://HOST:PORT/DB``.
+    store_url: str | None = field(default=None, repr=False)  # may carry a password
+    #: A ClickHouse cluster name: local tables on each shard, a Distributed table over them.
+    cluster: str | None = None
+    #: Where customers, users, keys and signing keys live: ``None`` for SQLite in
+    #: ``data_dir``, or ``postgresql://...`` shared by several API replicas.
+    control_url: str | None = field(default=None, repr=False)  # may carry a password
 
     @property
     def store_path(self) -> Path:
@@ -51,15 +99,31 @@ class Settings:
         return self.data_dir / "keys"
 
     @classmethod
-    def from_env(cls, data_dir: Path | str | None = None) -> Settings:
-        chosen = data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+    def from_env(
+        cls,
+        data_dir: Path | str | None = None,
+        *,
+        config: Path | str | None = None,
+        store: str | None = None,
+        cluster: str | None = None,
+        control: str | None = None,
+    ) -> Settings:
+        """Settings from flags (the arguments), then the environment, then a config file."""
+        env = dict(os.environ)
+        config = config or env.get(CONFIG_ENV)
+        if config:
+            env = {**read_config(Path(config)), **{k: v for k, v in env.items() if v != ""}}
+        chosen = data_dir or env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
         return cls(
             data_dir=Path(chosen),
-            retention_years=_env_int(RETENTION_ENV, DEFAULT_RETENTION_YEARS),
-            token_lifetime_s=_env_int(TOKEN_LIFETIME_ENV, 1800, minimum=60),
+            retention_years=_env_int(RETENTION_ENV, DEFAULT_RETENTION_YEARS, env=env),
+            token_lifetime_s=_env_int(TOKEN_LIFETIME_ENV, 1800, minimum=60, env=env),
             throttle_limits=ThrottleLimits(
-                per_username=_env_int(LOGIN_LIMIT_USER_ENV, 5, minimum=1),
-                per_address=_env_int(LOGIN_LIMIT_ADDR_ENV, 20, minimum=1),
-                window_s=_env_int(LOGIN_WINDOW_ENV, 300, minimum=1),
+                per_username=_env_int(LOGIN_LIMIT_USER_ENV, 5, minimum=1, env=env),
+                per_address=_env_int(LOGIN_LIMIT_ADDR_ENV, 20, minimum=1, env=env),
+                window_s=_env_int(LOGIN_WINDOW_ENV, 300, minimum=1, env=env),
             ),
+            store_url=store or env.get(STORE_ENV) or None,
+            cluster=cluster or env.get(CLUSTER_ENV) or None,
+            control_url=control or env.get(CONTROL_ENV) or None,
         )

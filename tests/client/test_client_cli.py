@@ -407,7 +407,7 @@ def test_error_invalid_token(api: Api, home):
         if path.endswith("/oauth/token"):
             old = keys.active_kid()
             keys.rotate()
-            (keys.directory / f"{old}.retired").write_text("0")
+            (keys.store.directory / f"{old}.retired").write_text("0")
             keys.prune()
 
     with faulty(api, times=0, after=retire_signer) as (url, _):

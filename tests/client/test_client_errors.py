@@ -133,7 +133,7 @@ def test_invalid_token_even_after_one_new_login(api: Api):
         if request.url.path.endswith("/oauth/token"):
             old = keys.active_kid()
             keys.rotate()
-            (keys.directory / f"{old}.retired").write_text("0")
+            (keys.store.directory / f"{old}.retired").write_text("0")
             keys.prune()
 
     t = CountingTransport(after=retire_signer)

@@ -10,15 +10,16 @@ from datetime import UTC, datetime
 
 from workanalytics.auth.throttle import LoginThrottle, ThrottleLimits
 from workanalytics.auth.tokens import KeyRing
+from workanalytics.control.factory import open_control, open_keyring
 from workanalytics.control.plane import ControlPlane
 from workanalytics.settings import Settings
-from workanalytics.store.duckdb_store import DuckDBStore
+from workanalytics.store import LegStore, open_store
 
 
 @dataclass
 class Services:
     settings: Settings
-    store: DuckDBStore
+    store: LegStore
     control: ControlPlane
     keys: KeyRing
     throttle: LoginThrottle
@@ -38,13 +39,20 @@ class Services:
         clock: Callable[[], float] = time.time,
         throttle_limits: ThrottleLimits | None = None,
     ) -> Services:
-        store = DuckDBStore(settings.store_path, memory_limit=settings.memory_limit)
-        control = ControlPlane.for_data_dir(settings.data_dir)
-        control.ensure_customer()
-        # Legs ingested before the control plane knew their PBXs belong to the default customer.
-        control.adopt_pbxes(store.pbx_ids())
-        keys = KeyRing(settings.keys_dir, lifetime_s=settings.token_lifetime_s, clock=clock)
-        keys.ensure()
+        store = open_store(settings)
+        control = None
+        try:
+            control = open_control(settings)
+            control.ensure_customer()
+            # Legs ingested before the control plane knew their PBXs: the default customer's.
+            control.adopt_pbxes(store.pbx_ids())
+            keys = open_keyring(settings, control, clock=clock)
+            keys.ensure()
+        except BaseException:
+            store.close()
+            if control is not None:
+                control.close()
+            raise
         throttle = LoginThrottle(throttle_limits or settings.throttle_limits, clock=clock)
         return cls(settings, store, control, keys, throttle, clock)
 

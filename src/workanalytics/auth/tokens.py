@@ -1,13 +1,22 @@
 """Access tokens: RS256 JWTs with the claims of api.md, signed by a rotating key ring.
 
-Each signing key is a PEM file in ``DATA_DIR/keys`` readable by its owner only, named by its
-``kid``. ``rotate`` makes a new key the signer; older keys still verify until every token
-they signed has expired, then they are removed.
+``rotate`` makes a new key the signer; older keys still verify until every token they signed
+has expired, then they are removed. The ring keeps its keys in a store
+(:mod:`.keystore`), chosen by :func:`workanalytics.control.factory.open_keyring`:
+
+- embedded (SQLite control plane): PEM files in ``DATA_DIR/keys``, readable by their owner
+  only, so the file system's permissions protect them;
+- shared (PostgreSQL control plane): rows of the control database's ``signing_keys`` table,
+  so every API replica with the same ``--control`` signs and verifies with the same keys. The
+  private keys are then protected by the database's access control: whoever may read that
+  table can mint tokens, so grant it to the service's role only (and keep backups as secret).
+
+A token whose kid this ring has not seen is looked up in the store before it is refused, so
+a key made by another replica's rotation verifies at once.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import time
@@ -19,6 +28,8 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from workanalytics.auth.keystore import FileKeyStore, KeyStore
 
 ISSUER = "workanalytics"
 AUDIENCE = "dashboard"
@@ -59,41 +70,46 @@ class Claims:
     jti: str
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-
-
 class KeyRing:
-    """The signing keys of one data directory."""
+    """The signing keys of one deployment, kept in a :class:`~.keystore.KeyStore`."""
 
     def __init__(
-        self, directory: Path, *, lifetime_s: int = DEFAULT_LIFETIME_S, clock: Clock = time.time
+        self, store: KeyStore, *, lifetime_s: int = DEFAULT_LIFETIME_S, clock: Clock = time.time
     ):
-        self.directory = directory
+        self.store = store
         self.lifetime_s = lifetime_s
         self.clock = clock
-        self._cache: dict[str, tuple[float, object]] = {}
+        self._cache: dict[str, tuple[object, object]] = {}
 
-    # --- files ---------------------------------------------------------------------------
+    @classmethod
+    def in_directory(
+        cls, directory: Path, *, lifetime_s: int = DEFAULT_LIFETIME_S, clock: Clock = time.time
+    ) -> KeyRing:
+        """A ring whose keys are files in ``directory`` (the embedded configuration)."""
+        return cls(FileKeyStore(directory), lifetime_s=lifetime_s, clock=clock)
 
-    def _active_file(self) -> Path:
-        return self.directory / "active"
+    # --- keys ----------------------------------------------------------------------------
 
     def ensure(self) -> str:
         """The active kid, creating the first key when there is none."""
-        if not self._active_file().exists():
-            return self.rotate()
-        return self.active_kid()
+        kid = self.store.active_kid()
+        if kid is not None:
+            return kid
+        kid, pem = self._new_key()
+        # Another replica may have made the first key meanwhile: then that one signs.
+        return self.store.install(kid, pem, int(self.clock()), only_if_none=True)
 
-    def active_kid(self) -> str:
-        return self._active_file().read_text().strip()
+    def active_kid(self) -> str | None:
+        return self.store.active_kid()
 
     def rotate(self) -> str:
         """Make a new key the signer; returns its kid."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
+        kid, pem = self._new_key()
+        kid = self.store.install(kid, pem, int(self.clock()))
+        self.prune()
+        return kid
+
+    def _new_key(self) -> tuple[str, bytes]:
         kid = (
             time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.clock())) + "-" + secrets.token_hex(4)
         )
@@ -103,41 +119,30 @@ class KeyRing:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        _write_private(self.directory / f"{kid}.pem", pem)
-        old = self._active_file().read_text().strip() if self._active_file().exists() else None
-        tmp = self.directory / "active.tmp"
-        tmp.write_text(kid)
-        os.replace(tmp, self._active_file())
-        if old:
-            (self.directory / f"{old}.retired").write_text(str(int(self.clock())))
-        self.prune()
-        return kid
+        return kid, pem
 
     def prune(self) -> list[str]:
         """Remove keys retired longer ago than a token lives: nothing they signed is valid."""
-        removed = []
         now = self.clock()
-        for marker in self.directory.glob("*.retired"):
-            kid = marker.stem
-            if now - int(marker.read_text().strip() or 0) > self.lifetime_s + 60:
-                (self.directory / f"{kid}.pem").unlink(missing_ok=True)
-                marker.unlink(missing_ok=True)
-                self._cache.pop(kid, None)
-                removed.append(kid)
+        removed = [kid for kid, at in self.store.retired() if now - at > self.lifetime_s + 60]
+        self.store.remove(removed)
+        for kid in removed:
+            self._cache.pop(kid, None)
         return removed
 
     def _private_key(self, kid: str):
-        path = self.directory / f"{kid}.pem"
-        try:
-            mtime = path.stat().st_mtime
-        except FileNotFoundError:
-            return None
+        """``kid``'s key, parsed once and kept while the store says it is unchanged."""
+        stamp = self.store.stamp(kid)
         cached = self._cache.get(kid)
-        if cached is None or cached[0] != mtime:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            self._cache[kid] = (mtime, key)
-            cached = self._cache[kid]
-        return cached[1]
+        if cached is not None and stamp is not None and cached[0] == stamp:
+            return cached[1]
+        pem = self.store.load(kid)
+        if pem is None:
+            self._cache.pop(kid, None)
+            return None
+        key = serialization.load_pem_private_key(pem, password=None)
+        self._cache[kid] = (self.store.stamp(kid), key)
+        return key
 
     # --- tokens --------------------------------------------------------------------------
 

@@ -15,7 +15,14 @@ import click
 
 from workanalytics import __version__
 from workanalytics.cli.output import emit_rows, format_option
-from workanalytics.settings import DATA_DIR_ENV, Settings
+from workanalytics.settings import (
+    CLUSTER_ENV,
+    CONFIG_ENV,
+    CONTROL_ENV,
+    DATA_DIR_ENV,
+    STORE_ENV,
+    Settings,
+)
 
 #: Exit codes: 1 for data that was refused, 2 for a bad parameter (click's own usage code).
 EXIT_REFUSED = 1
@@ -27,13 +34,19 @@ class Context:
         self.settings = settings
 
     def open_store(self, *, read_only: bool = False):
-        from workanalytics.store import DuckDBStore
+        from workanalytics.store import open_store
 
-        return DuckDBStore(
-            self.settings.store_path,
-            memory_limit=self.settings.memory_limit,
-            read_only=read_only,
-        )
+        return open_store(self.settings, read_only=read_only)
+
+    def open_control(self):
+        """The control plane of the settings, or a one-line error when it cannot be opened."""
+        from workanalytics.control.factory import open_control
+        from workanalytics.control.plane import ControlUnavailable
+
+        try:
+            return open_control(self.settings)
+        except (ControlUnavailable, ValueError) as exc:
+            fail(str(exc))
 
 
 def fail(message: str, code: int = EXIT_REFUSED) -> None:
@@ -48,12 +61,49 @@ def fail(message: str, code: int = EXIT_REFUSED) -> None:
     default=None,
     help=f"Where the store lives (env {DATA_DIR_ENV}; default ./workanalytics-data).",
 )
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"A TOML file of settings (env {CONFIG_ENV}); flags and env win over it.",
+)
+@click.option(
+    "--store",
+    default=None,
+    metavar="URL",
+    help=f"Where the legs live: clickhouse://HOST:PORT/DB (env {STORE_ENV}); "
+    "default the DuckDB file in the data dir.",
+)
+@click.option(
+    "--cluster",
+    default=None,
+    metavar="NAME",
+    help=f"ClickHouse cluster: tables on every shard, sharded by PBX (env {CLUSTER_ENV}).",
+)
+@click.option(
+    "--control",
+    default=None,
+    metavar="URL",
+    help=f"Where users, keys and signing keys live: postgresql://... (env {CONTROL_ENV}); "
+    "default SQLite in the data dir.",
+)
 @click.version_option(__version__, prog_name="workanalytics")
 @click.pass_context
-def main(ctx: click.Context, data_dir: Path | None) -> None:
+def main(
+    ctx: click.Context,
+    data_dir: Path | None,
+    config: Path | None,
+    store: str | None,
+    cluster: str | None,
+    control: str | None,
+) -> None:
     """Self-hosted Work Analytics: call legs in, 8x8-style Extension Summary out."""
     try:
-        ctx.obj = Context(Settings.from_env(data_dir))
+        ctx.obj = Context(
+            Settings.from_env(
+                data_dir, config=config, store=store, cluster=cluster, control=control
+            )
+        )
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
 
@@ -69,18 +119,20 @@ def _store_errors():
 def init(obj: Context) -> None:
     """Create the data directory: the store, the control plane with the `default` customer,
     and the token signing key (safe to run again)."""
-    from workanalytics.auth.tokens import KeyRing
-    from workanalytics.control.plane import ControlPlane
+    from workanalytics.control.factory import open_keyring
 
     try:
         obj.open_store().close()
     except _store_errors() as exc:
         fail(str(exc))
+    obj.settings.data_dir.mkdir(parents=True, exist_ok=True)  # a scale-out store makes none
     obj.settings.data_dir.chmod(0o700)  # keys and password hashes live here
-    control = ControlPlane.for_data_dir(obj.settings.data_dir)
-    control.ensure_customer()
-    control.close()
-    kid = KeyRing(obj.settings.keys_dir, lifetime_s=obj.settings.token_lifetime_s).ensure()
+    control = obj.open_control()
+    try:
+        control.ensure_customer()
+        kid = open_keyring(obj.settings, control).ensure()
+    finally:
+        control.close()
     click.echo(f"data dir ready at {obj.settings.data_dir} (signing key {kid})")
 
 
@@ -187,7 +239,6 @@ def ingest(
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from workanalytics.control.plane import ControlPlane
     from workanalytics.ingest.run import ingest_paths
 
     show = sys.stderr.isatty() if progress is None else progress
@@ -226,7 +277,7 @@ def ingest(
             pbx_id=source_pbx,
         )
     # PBXs named by legs belong to the default customer until an admin says otherwise.
-    control = ControlPlane.for_data_dir(obj.settings.data_dir)
+    control = obj.open_control()
     control.adopt_pbxes(p for r in outcome.reports for p in r.pbx_ids)
     control.close()
     names = ("file", "format", "rows", "stored", "replaced", "rejected", "reject_file")
@@ -425,6 +476,48 @@ def demo(obj: Context, extensions: int, days: int, host: str, port: int) -> None
         run_demo(obj.settings, extensions=extensions, days=days, host=host, port=port)
     except _store_errors() as exc:
         fail(str(exc))
+
+
+@main.command("local-servers")
+@click.option(
+    "--dir",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("scaleout-servers"),
+    show_default=True,
+    help="Where the servers keep their data and logs.",
+)
+@click.option("--shards", type=click.IntRange(1, 8), default=2, show_default=True)
+@click.option(
+    "--config-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("scaleout.toml"),
+    show_default=True,
+    help="The config file written for the API replicas (--config).",
+)
+def local_servers(root: Path, shards: int, config_out: Path) -> None:
+    """Start PostgreSQL and a ClickHouse cluster on loopback, as CI does; Ctrl-C stops them."""
+    import signal
+
+    from workanalytics.localservers.stack import start_stack
+
+    try:
+        stack = start_stack(root, shards=shards)
+    except Exception as exc:  # a missing package or a server that would not start
+        fail(str(exc))
+    try:
+        config_out.write_text(stack.config_toml())
+        click.echo(f"control plane  {stack.postgres.url}")
+        for i, shard in enumerate(stack.shards, 1):
+            click.echo(f"shard {i}        clickhouse://127.0.0.1:{shard.tcp_port}")
+        click.echo(f"cluster        {stack.cluster}")
+        click.echo(f"config         {config_out}  (workanalytics --config {config_out} ...)")
+        click.echo("running; Ctrl-C stops every server")
+        stop = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # so sigwait, not a handler, gets them
+        signal.sigwait(stop)
+    finally:
+        stack.stop()
 
 
 # Admin and server commands register themselves on `main`.

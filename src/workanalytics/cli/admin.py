@@ -11,9 +11,7 @@ from workanalytics.cli.output import emit_rows, format_option
 
 
 def _control(obj: Context):
-    from workanalytics.control.plane import ControlPlane
-
-    control = ControlPlane.for_data_dir(obj.settings.data_dir)
+    control = obj.open_control()
     control.ensure_customer()
     return control
 
@@ -204,10 +202,13 @@ def keys() -> None:
 @click.pass_obj
 def keys_rotate(obj: Context) -> None:
     """Sign new tokens with a new key; tokens signed by the old one stay valid until they expire."""
-    from workanalytics.auth.tokens import KeyRing
+    from workanalytics.control.factory import open_keyring
 
-    ring = KeyRing(obj.settings.keys_dir, lifetime_s=obj.settings.token_lifetime_s)
-    kid = ring.rotate()
+    control = obj.open_control()
+    try:
+        kid = open_keyring(obj.settings, control).rotate()
+    finally:
+        control.close()
     click.echo(f"new signing key {kid}")
 
 
@@ -218,9 +219,10 @@ def keys_rotate(obj: Context) -> None:
 def serve(obj: Context, host: str, port: int) -> None:
     """Serve the API at http://HOST:PORT/analytics/work."""
     from workanalytics.api.server import ServerStartError, run_server
+    from workanalytics.control.plane import ControlUnavailable
     from workanalytics.store import StoreError
 
     try:
         run_server(obj.settings, host=host, port=port)
-    except (StoreError, ServerStartError) as exc:
+    except (StoreError, ServerStartError, ControlUnavailable) as exc:
         fail(str(exc))

@@ -1,8 +1,9 @@
 """The control plane: customers, PBXs, users, API keys and entitlements.
 
-Kept in SQLite in the data directory (so the admin CLI works while the server runs) through
-SQLAlchemy Core, so a shared PostgreSQL can serve several API replicas later without
-changing this module's callers.
+Kept through SQLAlchemy Core in one of two databases (see :mod:`.database`): SQLite in the
+data directory by default (so the admin CLI works while the server runs), or a PostgreSQL
+named by ``--control postgresql://...``, which several stateless API replicas share so that
+a login, a key or a user made on one is known to all. :func:`.factory.open_control` picks.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from workanalytics.auth.apikeys import hash_api_key, new_api_key
 from workanalytics.auth.passwords import hash_password, verify_password
+from workanalytics.control.database import create_engine, create_tables, redacted
 from workanalytics.legs import PBX_ID_PATTERN
 
 DEFAULT_CUSTOMER = "default"
@@ -75,6 +76,11 @@ class ControlError(ValueError):
     """An admin request that cannot be done (unknown customer, duplicate name...)."""
 
 
+class ControlUnavailable(RuntimeError):
+    """The control database cannot be reached or opened; the message names it without its
+    password."""
+
+
 @dataclass(frozen=True)
 class Customer:
     id: str
@@ -114,10 +120,23 @@ def _check_pbx_name(name: str) -> str:
 
 class ControlPlane:
     def __init__(self, url: str):
-        self.engine = sa.create_engine(url, future=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        """Open the control database at ``url`` (``sqlite:///PATH`` or ``postgresql://...``),
+        creating its tables when missing."""
+        self.engine = create_engine(url)
+        try:
+            create_tables(self.engine, metadata)
+        except sa.exc.OperationalError as exc:
+            self.engine.dispose()
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise ControlUnavailable(
+                f"cannot open the control database {redacted(url)}: {reason}"
+            ) from None
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes on other machines may share this control plane (so the
+        signing keys must live in it too, not in one machine's files)."""
+        return self.engine.dialect.name != "sqlite"
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> ControlPlane:
@@ -132,13 +151,19 @@ class ControlPlane:
     # --- customers and PBXs ------------------------------------------------------------
 
     def ensure_customer(self, name: str = DEFAULT_CUSTOMER) -> Customer:
-        with self.engine.begin() as db:
-            row = db.execute(sa.select(customers).where(customers.c.name == name)).first()
-            if row is None:
-                cid = str(uuid.uuid4())
-                db.execute(customers.insert().values(id=cid, name=name, created_at=_now()))
-                return Customer(cid, name)
-            return Customer(row.id, row.name)
+        for _attempt in range(3):
+            try:
+                with self.engine.begin() as db:
+                    row = db.execute(sa.select(customers).where(customers.c.name == name)).first()
+                    if row is None:
+                        cid = str(uuid.uuid4())
+                        db.execute(customers.insert().values(id=cid, name=name, created_at=_now()))
+                        return Customer(cid, name)
+                    return Customer(row.id, row.name)
+            except sa.exc.IntegrityError:
+                # Another replica made it between our look and our insert: look again.
+                continue
+        return self.customer(name)
 
     def customers(self) -> list[Customer]:
         with self.engine.connect() as db:
@@ -170,13 +195,22 @@ class ControlPlane:
     ) -> list[str]:
         """Create, under a customer, the PBXs that legs name and nobody owns yet."""
         cid = customer_id or self.ensure_customer(customer).id
-        added = []
-        with self.engine.begin() as db:
-            known = {r.name for r in db.execute(sa.select(pbxes.c.name))}
-            for name in sorted(set(names) - known):
-                db.execute(pbxes.insert().values(customer_id=cid, name=_check_pbx_name(name)))
-                added.append(name)
-        return added
+        wanted = set(names)
+        for _attempt in range(3):
+            added = []
+            try:
+                with self.engine.begin() as db:
+                    known = {r.name for r in db.execute(sa.select(pbxes.c.name))}
+                    for name in sorted(wanted - known):
+                        db.execute(
+                            pbxes.insert().values(customer_id=cid, name=_check_pbx_name(name))
+                        )
+                        added.append(name)
+                return added
+            except sa.exc.IntegrityError:
+                # Another replica adopted some of them meanwhile: adopt what is left.
+                continue
+        return []
 
     def pbx_owners(self) -> dict[str, str]:
         """Customer id of every PBX, by name."""
@@ -368,12 +402,3 @@ class ControlPlane:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cur = dbapi_connection.cursor()
-    # WAL lets the admin CLI write while the server reads; busy_timeout waits out a writer.
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()

@@ -1,5 +1,9 @@
 """Leg stores: the narrow interface and its engines."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from workanalytics.store.base import (
     IngestRejected,
     IngestReport,
@@ -10,6 +14,27 @@ from workanalytics.store.base import (
 )
 from workanalytics.store.duckdb_store import DuckDBStore
 
+if TYPE_CHECKING:
+    from workanalytics.settings import Settings
+
+
+def open_store(settings: Settings, *, read_only: bool = False) -> LegStore:
+    """The store the settings name: ClickHouse for a ``clickhouse://`` URL, else the
+    embedded DuckDB file in the data directory."""
+    if settings.store_url:
+        from workanalytics.store.clickhouse_store import ClickHouseStore
+
+        return ClickHouseStore(
+            settings.store_url,
+            cluster=settings.cluster,
+            work_dir=settings.data_dir,
+            memory_limit=settings.memory_limit,
+        )
+    if settings.cluster:
+        raise StoreError("--cluster needs a ClickHouse store (--store clickhouse://...)")
+    return DuckDBStore(settings.store_path, memory_limit=settings.memory_limit, read_only=read_only)
+
+
 __all__ = [
     "DuckDBStore",
     "IngestRejected",
@@ -18,4 +43,5 @@ __all__ = [
     "RowError",
     "StoreBusyError",
     "StoreError",
+    "open_store",
 ]

@@ -14,7 +14,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from workanalytics.ingest.sources import LegSource
-from workanalytics.metrics import SummaryResult
+from workanalytics.metrics import SummaryResult, empty_result, fields_for
 from workanalytics.timewindow import UtcWindow
 
 #: How many bad rows an error lists before it only counts the rest.
@@ -110,4 +110,44 @@ class LegStore(Protocol):
         """Every PBX the store knows, sorted."""
         ...
 
+    def ping(self) -> None:
+        """Raise when the store cannot answer (the health check)."""
+        ...
+
+    def leg_count(self) -> int:
+        """How many legs are stored (each once, however often replaced)."""
+        ...
+
     def close(self) -> None: ...
+
+
+class AnswersBySql:
+    """The two report calls of :class:`LegStore`, over an engine's ``_answer``: the answer's
+    rows, or with ``as_json`` a one-tuple of the body. Empty windows never reach the engine."""
+
+    def _answer(
+        self, pbx_ids: Sequence[str], window: UtcWindow, version: int, *, as_json: bool
+    ): ...
+
+    def extension_summary(
+        self, pbx_ids: Sequence[str], window: UtcWindow, *, version: int = 2
+    ) -> SummaryResult:
+        fields = fields_for(version)
+        if window.is_empty or not pbx_ids:
+            return empty_result(version)
+        return SummaryResult(fields, self._answer(pbx_ids, window, version, as_json=False))
+
+    def extension_summary_json(
+        self, pbx_ids: Sequence[str], window: UtcWindow, *, version: int = 2
+    ) -> bytes:
+        fields_for(version)  # an unknown version is refused even for an empty window
+        if window.is_empty or not pbx_ids:
+            return b"[]"
+        (body,) = self._answer(pbx_ids, window, version, as_json=True)
+        return body.encode()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,424 @@
+"""The scale-out store: call legs in ClickHouse, one server or a cluster sharded by PBX.
+
+How answers stay exact without transactions or waiting for merges:
+
+- ``legs`` is a CollapsingMergeTree. Replacing a leg writes its stored version again with
+  ``sign = -1`` beside the new one with ``sign = +1``; every query weighs a leg by its sign,
+  so a replaced version cancels out whether or not ClickHouse has merged the pair away yet.
+- ``agg_day`` and ``agg_month`` are SummingMergeTrees of the additive measures. Ingest adds
+  the deltas that the embedded store would MERGE (computed by the same SQL, in DuckDB, from
+  the staged file); queries ``sum()`` them, so unmerged parts add up to the same numbers.
+- ``directory`` is a ReplacingMergeTree read with ``argMax`` by version: an imported row
+  (version = import time) always beats one ingest added for an extension seen in a leg
+  (version 0), and a later import beats an earlier one.
+
+A file is read, validated and deduplicated in DuckDB first (``staging``), exactly as for the
+embedded store, so a bad file is refused before anything reaches ClickHouse. The writes that
+follow are several inserts; a process killed between them can leave the rollups short of
+the legs. Ingest is serialised per process; two writers replacing the same legs at once from
+two processes are not (see docs/deployment.md).
+
+With ``cluster``, each table is a ``*_local`` table on every shard with a Distributed table
+of the plain name over them, sharded by ``cityHash64(pbx_id)``: all versions of a leg and
+all rollup rows of a PBX live on one shard, and a query fans out to every shard.
+
+The SQL here runs on ClickHouse 18.16 (Debian's) and on current releases; tests check it on
+both (the server, and chdb).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from workanalytics import directory
+from workanalytics.ingest.sources import LegSource
+from workanalytics.legs import COLUMN_NAMES, COLUMNS, IDENTITY, q
+from workanalytics.metrics import (
+    COUNTED_LEG_PREDICATE,
+    MEASURE_NAMES,
+    credits_sql,
+    measures_sql,
+)
+from workanalytics.store import staging
+from workanalytics.store.answer import answer_sql
+from workanalytics.store.base import AnswersBySql, IngestReport, StoreError
+from workanalytics.store.clickhouse_backends import (
+    INSERT_BLOCK_ROWS,
+    Backend,
+    NativeBackend,
+)
+from workanalytics.store.rollups import ROLLUPS, compute_deltas, delta_sources
+from workanalytics.store.staging import quote_path
+from workanalytics.timewindow import UtcWindow, plan_window
+
+DEFAULT_PORT = 9000
+#: ClickHouse types of the canonical leg columns' store types.
+_CH_TYPES = {"VARCHAR": "String", "BIGINT": "Int64", "BOOLEAN": "UInt8"}
+#: Leg columns that are never NULL once validated (required, or given a default).
+_NOT_NULL = frozenset(c.name for c in COLUMNS if c.required) | {
+    "abandoned",
+    "voicemail",
+    "status",
+    "hold_ms",
+}
+_LEG_COLS = ", ".join(q(c) for c in COLUMN_NAMES)
+_TABLES = ("legs", "agg_day", "agg_month", "directory", "pbxes")
+
+
+@dataclass(frozen=True)
+class ClickHouseURL:
+    host: str
+    port: int
+    database: str
+    user: str = "default"
+    password: str = ""
+
+    @classmethod
+    def parse(cls, url: str) -> ClickHouseURL:
+        """``clickhouse://[USER[:PASSWORD]@]HOST[:PORT][/DB]``, native protocol."""
+        parts = urlsplit(url)
+        if parts.scheme != "clickhouse" or not parts.hostname:
+            raise StoreError(
+                f"--store {url!r}: expected clickhouse://HOST:PORT/DB (native protocol)"
+            )
+        try:
+            port = parts.port or DEFAULT_PORT
+        except ValueError:
+            raise StoreError(f"--store {url!r}: the port is not a number") from None
+        database = parts.path.strip("/") or "default"
+        if not database.replace("_", "").isalnum():
+            raise StoreError(f"--store {url!r}: database name {database!r} must be [A-Za-z0-9_]")
+        return cls(
+            parts.hostname,
+            port,
+            database,
+            unquote(parts.username) if parts.username else "default",
+            unquote(parts.password) if parts.password else "",
+        )
+
+    def __str__(self) -> str:  # never the password: this ends up in logs and errors
+        return f"clickhouse://{self.host}:{self.port}/{self.database}"
+
+
+def _column_type(name: str, sql_type: str) -> str:
+    ch = _CH_TYPES[sql_type]
+    return ch if name in _NOT_NULL else f"Nullable({ch})"
+
+
+def _leg_columns_ddl() -> str:
+    return ", ".join(f"{q(c.name)} {_column_type(c.name, c.sql_type)}" for c in COLUMNS)
+
+
+class ClickHouseStore(AnswersBySql):
+    """Legs, rollups, directory and PBX list in ClickHouse; answers finished in DuckDB."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        cluster: str | None = None,
+        work_dir: Path,
+        memory_limit: str = "1GB",
+        backend: Backend | None = None,
+    ):
+        self.url = ClickHouseURL.parse(url)
+        self.cluster = cluster
+        self.work_dir = Path(work_dir)
+        self.memory_limit = memory_limit
+        self.ch: Backend = backend or NativeBackend(
+            self.url.host,
+            self.url.port,
+            user=self.url.user,
+            password=self.url.password,
+            # A cluster's inserts reach their shard before the insert returns.
+            settings={"insert_distributed_sync": 1} if cluster else None,
+            label=str(self.url),
+        )
+        self._write_lock = threading.Lock()
+        # Answers are finished here: a small in-memory database, a cursor per query.
+        self._answer_db = duckdb.connect(config={"memory_limit": memory_limit})
+        self._answer_db.execute("SET enable_progress_bar = false")
+        self._create_schema()
+
+    def _shards(self) -> list[Backend]:
+        if self.cluster is None:
+            return [self.ch]
+        rows = self.ch.select(
+            "SELECT host_address, port FROM system.clusters WHERE cluster = %(c)s "
+            "ORDER BY shard_num, replica_num",
+            {"c": self.cluster},
+        )
+        if rows.num_rows == 0:
+            raise StoreError(
+                f"{self.url}: no cluster {self.cluster!r} in system.clusters "
+                "(remote_servers in the server's config)"
+            )
+        return [
+            self.ch.for_shard(host, int(port))
+            for host, port in zip(
+                rows.column("host_address").to_pylist(),
+                rows.column("port").to_pylist(),
+                strict=True,
+            )
+        ]
+
+    # --- schema --------------------------------------------------------------------------
+
+    def _create_schema(self) -> None:
+        measures = ", ".join(f"{m} Int64" for m in MEASURE_NAMES)
+        dir_cols = ", ".join(f"{c} String" for c in directory.COLUMNS)
+        suffix = "_local" if self.cluster else ""
+        ddl = {
+            "legs": (
+                f"({_leg_columns_ddl()}, sign Int8) ENGINE = CollapsingMergeTree(sign) "
+                # Monthly parts: a window's edges and a re-ingest touch few of them.
+                "PARTITION BY intDiv(start_time, 2678400000) "
+                f"ORDER BY (pbx_id, start_time, {', '.join(IDENTITY[1:])})"
+            ),
+            "agg_day": (
+                f"(pbx_id String, extension String, day Int64, {measures}) "
+                "ENGINE = SummingMergeTree ORDER BY (pbx_id, day, extension)"
+            ),
+            "agg_month": (
+                f"(pbx_id String, extension String, month Int64, {measures}) "
+                "ENGINE = SummingMergeTree ORDER BY (pbx_id, month, extension)"
+            ),
+            "directory": (
+                f"({dir_cols}, imported UInt8, version UInt64) "
+                "ENGINE = ReplacingMergeTree(version) ORDER BY (pbx_id, extension)"
+            ),
+            "pbxes": "(pbx_id String) ENGINE = ReplacingMergeTree ORDER BY pbx_id",
+        }
+        db = self.url.database
+        for shard in self._shards():
+            shard.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+            for table in _TABLES:
+                shard.command(f"CREATE TABLE IF NOT EXISTS {db}.{table}{suffix} {ddl[table]}")
+                if self.cluster:
+                    shard.command(
+                        f"CREATE TABLE IF NOT EXISTS {db}.{table} AS {db}.{table}_local "
+                        f"ENGINE = Distributed({self.cluster}, {db}, {table}_local, "
+                        "cityHash64(pbx_id))"
+                    )
+            if shard is not self.ch:
+                shard.close()
+
+    # --- writing -------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        source: LegSource,
+        *,
+        skip_invalid: bool = False,
+        reject_path: Path | None = None,
+        check_pbx_ids: Callable[[list[str]], None] | None = None,
+    ) -> IngestReport:
+        report = IngestReport(path=source.path, format=source.format_name)
+        con = duckdb.connect(config={"memory_limit": self.memory_limit})
+        try:
+            con.execute("SET enable_progress_bar = false")
+            # Staging a large file spills here rather than outgrowing the memory limit.
+            con.execute(f"SET temp_directory = {quote_path(self.work_dir / 'tmp')}")
+            staging.stage(
+                con,
+                source,
+                report,
+                skip_invalid=skip_invalid,
+                reject_path=reject_path,
+                reject_dir=self.work_dir,
+            )
+            if check_pbx_ids is not None:
+                check_pbx_ids(report.pbx_ids)  # may refuse the file before anything is written
+            if report.pbx_ids:
+                with self._write_lock:
+                    self._apply(con, report)
+        finally:
+            staging.clean_up(con)
+            con.close()
+        return report
+
+    def _apply(self, con: duckdb.DuckDBPyConnection, report: IngestReport) -> None:
+        """Send the file's legs, cancel the versions they replace, add the rollup deltas."""
+        incoming = f"incoming_{uuid.uuid4().hex}"
+        db = self.url.database
+        self.ch.command(f"CREATE TABLE {db}.{incoming} ({_leg_columns_ddl()}) ENGINE = Memory")
+        try:
+            # Streamed in blocks: a file of millions of legs never sits whole in Python.
+            reader = con.sql(f"SELECT {_LEG_COLS} FROM good").to_arrow_reader(INSERT_BLOCK_ROWS)
+            for batch in reader:
+                self.ch.insert(f"{db}.{incoming}", pa.Table.from_batches([batch]))
+                report.legs_stored += batch.num_rows
+            # The stored versions of these legs: still counted (sign sum > 0), about to go.
+            ident = ", ".join(IDENTITY)
+            old = self.ch.select(
+                f"SELECT {_LEG_COLS} FROM {db}.legs "
+                f"WHERE pbx_id IN %(pbx)s AND ({ident}) GLOBAL IN "
+                f"(SELECT {ident} FROM {db}.{incoming}) "
+                f"GROUP BY {_LEG_COLS} HAVING sum(sign) > 0",
+                {"pbx": tuple(report.pbx_ids)},
+            )
+            report.legs_replaced = old.num_rows
+            con.register("old_in", old)
+            con.execute("CREATE OR REPLACE TEMP TABLE old AS SELECT * FROM old_in")
+            con.unregister("old_in")
+            if old.num_rows:
+                self.ch.insert(f"{db}.legs", old.append_column("sign", _repeat(-1, old.num_rows)))
+            self.ch.command(f"INSERT INTO {db}.legs SELECT *, 1 AS sign FROM {db}.{incoming}")
+            compute_deltas(con)
+            as_bigint = ", ".join(f"CAST({m} AS BIGINT) AS {m}" for m in MEASURE_NAMES)
+            for table, key in ROLLUPS:
+                delta = con.sql(
+                    f"SELECT pbx_id, extension, {key}, {as_bigint} FROM ({delta_sources()[table]})"
+                ).to_arrow_table()
+                self.ch.insert(f"{db}.{table}", delta)
+            report.new_extensions = self._add_seen_extensions(con, report.pbx_ids)
+            self.ch.insert(f"{db}.pbxes", pa.table({"pbx_id": pa.array(report.pbx_ids)}))
+        finally:
+            self.ch.command(f"DROP TABLE IF EXISTS {db}.{incoming}")
+
+    def _add_seen_extensions(self, con: duckdb.DuckDBPyConnection, pbx_ids: list[str]) -> int:
+        known = self.ch.select(
+            f"SELECT DISTINCT pbx_id, extension FROM {self.url.database}.directory "
+            "WHERE pbx_id IN %(pbx)s",
+            {"pbx": tuple(pbx_ids)},
+        )
+        con.register("known_in", known)
+        try:
+            new = con.sql(
+                "SELECT DISTINCT s.pbx_id, s.ext AS extension FROM (SELECT pbx_id, "
+                "caller_ext AS ext FROM good UNION ALL SELECT pbx_id, callee_ext FROM good) s "
+                "ANTI JOIN known_in k ON k.pbx_id = s.pbx_id AND k.extension = s.ext "
+                "WHERE s.ext IS NOT NULL"
+            ).to_arrow_table()
+        finally:
+            con.unregister("known_in")
+        if new.num_rows:
+            keys = ("pbx_id", "extension")
+            rows = {c: new.column(c) if c in keys else None for c in directory.COLUMNS}
+            self._insert_directory(rows, new.num_rows, imported=False)
+        return new.num_rows
+
+    def _insert_directory(self, columns: dict, n: int, *, imported: bool) -> None:
+        """Directory rows; ``None`` columns are empty, service type UE. An import's version
+        is its time, so it replaces earlier rows; a seen extension's is 0, replacing none."""
+        version = time.time_ns() if imported else 0
+        defaults = {"service_type": directory.DEFAULT_SERVICE_TYPE}
+        arrays = {
+            c: columns[c] if columns[c] is not None else _repeat(defaults.get(c, ""), n)
+            for c in directory.COLUMNS
+        }
+        arrays["imported"] = _repeat(int(imported), n, pa.uint8())
+        arrays["version"] = _repeat(version, n, pa.uint64())
+        self.ch.insert(f"{self.url.database}.directory", pa.table(arrays))
+
+    def upsert_directory(self, rows: pa.Table) -> int:
+        rows = rows.select(list(directory.COLUMNS))
+        with self._write_lock:
+            self._insert_directory(
+                {c: rows.column(c) for c in directory.COLUMNS}, rows.num_rows, imported=True
+            )
+            pbx = pc.unique(rows.column("pbx_id"))
+            self.ch.insert(f"{self.url.database}.pbxes", pa.table({"pbx_id": pbx}))
+        return rows.num_rows
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _measures_query(self, n_raw: int, n_days: int, months: bool) -> str:
+        """Summed measures per (PBX, extension) over raw edges, whole days and months."""
+        db = self.url.database
+        parts = []
+        if n_raw:
+            spans = " OR ".join(
+                f"(start_time >= %(raw_start_{i})s AND start_time < %(raw_end_{i})s)"
+                for i in range(n_raw)
+            )
+            counted = (
+                f"(SELECT * FROM {db}.legs WHERE pbx_id IN %(pbx)s AND ({spans}) "
+                f"AND {COUNTED_LEG_PREDICATE})"
+            )
+            parts.append(measures_sql(credits_sql(counted, carry=("sign",)), weight="sign"))
+        measures = ", ".join(MEASURE_NAMES)
+        if n_days:
+            spans = " OR ".join(
+                f"(day >= %(day_start_{i})s AND day < %(day_end_{i})s)" for i in range(n_days)
+            )
+            parts.append(
+                f"SELECT pbx_id, extension, {measures} FROM {db}.agg_day "
+                f"WHERE pbx_id IN %(pbx)s AND ({spans})"
+            )
+        if months:
+            parts.append(
+                f"SELECT pbx_id, extension, {measures} FROM {db}.agg_month "
+                "WHERE pbx_id IN %(pbx)s AND month >= %(month_start)s AND month < %(month_end)s"
+            )
+        totals = ", ".join(f"sum({m}) AS {m}" for m in MEASURE_NAMES)
+        return (
+            f"SELECT pbx_id, extension, {totals} FROM ({' UNION ALL '.join(parts)}) "
+            "GROUP BY pbx_id, extension"
+        )
+
+    def _measures(self, pbx_ids: Sequence[str], window: UtcWindow) -> pa.Table:
+        plan = plan_window(window)
+        params: dict[str, object] = {"pbx": tuple(pbx_ids)}
+        for i, w in enumerate(plan.raw):
+            params[f"raw_start_{i}"], params[f"raw_end_{i}"] = w.start_ms, w.end_ms
+        for i, (first, end) in enumerate(plan.days):
+            params[f"day_start_{i}"], params[f"day_end_{i}"] = first, end
+        if plan.months is not None:
+            params["month_start"], params["month_end"] = plan.months
+        sql = self._measures_query(len(plan.raw), len(plan.days), plan.months is not None)
+        return self.ch.select(sql, params)
+
+    def _directory(self, pbx_ids: Sequence[str]) -> pa.Table:
+        latest = ", ".join(f"argMax({c}, version) AS {c}" for c in directory.COLUMNS[2:])
+        return self.ch.select(
+            f"SELECT pbx_id, extension, {latest} FROM {self.url.database}.directory "
+            "WHERE pbx_id IN %(pbx)s GROUP BY pbx_id, extension",
+            {"pbx": tuple(pbx_ids)},
+        )
+
+    def _answer(self, pbx_ids: Sequence[str], window: UtcWindow, version: int, *, as_json: bool):
+        measures = self._measures(pbx_ids, window)
+        dir_rows = self._directory(pbx_ids)
+        with self._answer_db.cursor() as cur:
+            cur.register("m_in", measures)
+            cur.register("d_in", dir_rows)
+            sql = answer_sql("m_in", "d_in", version, as_json=as_json)
+            return cur.execute(sql).fetchone() if as_json else cur.execute(sql).fetchall()
+
+    def directory_extensions(self) -> pa.Table:
+        return self.ch.select(
+            f"SELECT pbx_id, extension FROM {self.url.database}.directory "
+            "GROUP BY pbx_id, extension HAVING max(imported) = 1"
+        )
+
+    def pbx_ids(self) -> list[str]:
+        rows = self.ch.select(f"SELECT DISTINCT pbx_id FROM {self.url.database}.pbxes ORDER BY 1")
+        return rows.column("pbx_id").to_pylist()
+
+    def ping(self) -> None:
+        self.ch.select("SELECT 1 AS one")
+
+    def leg_count(self) -> int:
+        total = self.ch.select(f"SELECT sum(sign) AS n FROM {self.url.database}.legs")
+        return total.column("n")[0].as_py() or 0
+
+    def close(self) -> None:
+        self.ch.close()
+        self._answer_db.close()
+
+
+def _repeat(value: object, n: int, type_: pa.DataType | None = None) -> pa.Array:
+    if type_ is None:
+        type_ = pa.string() if isinstance(value, str) else pa.int8()
+    return pa.repeat(pa.scalar(value, type_), n)

@@ -1,0 +1,109 @@
+"""A file's legs on their way in: read, validated and deduplicated in DuckDB.
+
+Every engine stages the same way, so a file is accepted or refused, and its bad rows named,
+identically whatever will hold its legs. Staging leaves two temp tables on the connection:
+``staged`` (every row, typed, with ``_line`` and ``_reason``) and ``good`` (the valid rows,
+the last of each identity).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import duckdb
+
+from workanalytics.ingest.sources import LegSource, SourceError
+from workanalytics.legs import (
+    COLUMN_NAMES,
+    IDENTITY,
+    LINE_COLUMN,
+    REASON_COLUMN,
+    q,
+    validated_select,
+)
+from workanalytics.store.base import MAX_REPORTED_ERRORS, IngestRejected, IngestReport, RowError
+
+LEG_COLUMNS_SQL = ", ".join(q(c) for c in COLUMN_NAMES)
+TEMP_TABLES = ("staged", "good", "old", "delta_day")
+_VIEWS = ("raw_source", "raw_again")
+
+
+def stage(
+    con: duckdb.DuckDBPyConnection,
+    source: LegSource,
+    report: IngestReport,
+    *,
+    skip_invalid: bool,
+    reject_path: Path | None,
+    reject_dir: Path,
+) -> None:
+    """Read and check ``source`` into ``staged`` and ``good``; refuse it whole on a bad row
+    unless ``skip_invalid``, which writes the bad rows to a reject file instead."""
+    con.register("raw_source", source.reader())
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {validated_select('raw_source')}")
+    except duckdb.Error as exc:
+        if source.failure is not None:
+            raise source.failure from None
+        raise SourceError(source.path, f"cannot be read: {exc}") from None
+    report.rows_read, bad = con.execute(
+        f"SELECT count(*), count({q(REASON_COLUMN)}) FROM staged"
+    ).fetchone()
+    if bad:
+        errors = [
+            RowError(source.locate(line), reason)
+            for line, reason in con.execute(
+                f"SELECT {q(LINE_COLUMN)}, {q(REASON_COLUMN)} FROM staged "
+                f"WHERE {q(REASON_COLUMN)} IS NOT NULL ORDER BY 1 LIMIT {MAX_REPORTED_ERRORS}"
+            ).fetchall()
+        ]
+        if not skip_invalid:
+            raise IngestRejected(source.path, errors, bad)
+        report.rejected = bad
+        report.errors = errors
+        report.reject_file = reject_path or _default_reject_path(reject_dir, source)
+        _write_rejects(con, source, report.reject_file)
+    # Within one file the last row of an identity wins, as a replay of it would.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE good AS SELECT {LEG_COLUMNS_SQL} FROM staged "
+        f"WHERE {q(REASON_COLUMN)} IS NULL "
+        f"QUALIFY row_number() OVER (PARTITION BY {', '.join(IDENTITY)} "
+        f"ORDER BY {q(LINE_COLUMN)} DESC) = 1"
+    )
+    report.pbx_ids = [
+        r[0] for r in con.execute("SELECT DISTINCT pbx_id FROM good ORDER BY 1").fetchall()
+    ]
+
+
+def clean_up(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what staging left. Call it after the commit or rollback: inside an aborted
+    transaction DuckDB refuses even an unregister, which would hide the error that aborted it."""
+    for view in _VIEWS:
+        con.unregister(view)
+    for temp in TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+
+
+def _write_rejects(con: duckdb.DuckDBPyConnection, source: LegSource, target: Path) -> None:
+    """The bad rows as the file had them, with their line and reason."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con.register("raw_again", source.reader())  # unregistered by clean_up()
+    con.execute(
+        f"COPY (SELECT r.{q(LINE_COLUMN)} AS line, s.{q(REASON_COLUMN)} AS reason, "
+        f"{', '.join('r.' + q(c) for c in COLUMN_NAMES)} "
+        f"FROM raw_again r JOIN staged s USING ({q(LINE_COLUMN)}) "
+        f"WHERE s.{q(REASON_COLUMN)} IS NOT NULL ORDER BY 1) "
+        f"TO {quote_path(target)} (HEADER)"
+    )
+
+
+def quote_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _default_reject_path(data_dir: Path, source: LegSource) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", source.path.name)
+    return data_dir / "rejects" / f"{safe}.{stamp}.rejects.csv"
