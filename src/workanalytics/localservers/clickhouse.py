@@ -118,7 +118,8 @@ def start_cluster(
     servers = []
     try:
         for i, (tcp, http) in enumerate(ports):
-            home = Path(root) / f"shard{i + 1}"
+            # Absolute: the server runs in its own directory and reads these from there.
+            home = Path(root).resolve() / f"shard{i + 1}"
             for sub in ("data", "tmp", "log", "user_files", "format_schemas"):
                 (home / sub).mkdir(parents=True, exist_ok=True)
             (home / "config.xml").write_text(
@@ -146,9 +147,7 @@ def _wait_ready(server: ClickHouseServer, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.process is not None and server.process.poll() is not None:
-            tail = server.root / "log" / "error.log"
-            text = tail.read_text()[-2000:] if tail.exists() else ""
-            raise RuntimeError(f"ClickHouse server in {server.root} exited: {text}")
+            raise RuntimeError(f"ClickHouse server in {server.root} exited: {_last_words(server)}")
         try:
             with socket.create_connection(("127.0.0.1", server.tcp_port), timeout=0.5):
                 return
@@ -156,6 +155,16 @@ def _wait_ready(server: ClickHouseServer, timeout_s: float) -> None:
             time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"ClickHouse server in {server.root} did not start in {timeout_s} s")
+
+
+def _last_words(server: ClickHouseServer) -> str:
+    """The end of the server's error log, else of its stdout (where a bad config goes)."""
+    for name in ("error.log", "stdout.log"):
+        log = server.root / "log" / name
+        text = log.read_text(errors="replace")[-2000:].strip() if log.exists() else ""
+        if text:
+            return text
+    return "it left no log"
 
 
 def available() -> bool:
