@@ -1,9 +1,12 @@
 """The canonical call leg: its columns, its rules, and the vectorised validator.
 
 Every report is computed from canonical legs only (``shared/spec/call-legs.md``). Input
-adapters turn their own rows into a relation of *raw* canonical columns (all text, plus the
+adapters turn their own rows into a relation of *raw* canonical columns (text, plus the
 source line of each row); :func:`validated_select` turns that relation into typed legs and a
-rejection reason per row, in one DuckDB query, so no row is ever looked at from Python.
+rejection reason per row, in one DuckDB query, so no row is ever looked at from Python. A
+reader whose file already holds a column in its store type (a Parquet timestamp, integer or
+boolean) may hand it over typed instead of as text: the same rules then apply to the value
+itself, with the same verdicts and messages.
 
 Instants are stored as UTC epoch milliseconds (BIGINT): exact, portable across engines, and
 free of any session time-zone setting.
@@ -86,15 +89,38 @@ def lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+#: The most digits of an instant written as epoch ms, and of a whole number, in text; a typed
+#: value is held to the same bounds, so a file says the same in every format.
+INSTANT_MAX_DIGITS = 15
+INT_MAX_DIGITS = 18
+#: (lowest, highest) typed value each kind accepts: what its text rule lets through.
+TYPED_BOUNDS: dict[ColumnKind, tuple[int, int]] = {
+    "instant": (-(10**INSTANT_MAX_DIGITS - 1), 10**INSTANT_MAX_DIGITS - 1),
+    "int": (0, 10**INT_MAX_DIGITS - 1),
+}
+#: The kinds a reader may hand over typed (in the column's store type) instead of as text.
+TYPED_KINDS: frozenset[ColumnKind] = frozenset({"instant", "int", "bool"})
+
+
 def _blank_to_null(expr: str) -> str:
-    return f"NULLIF(trim({expr}), '')"
+    """The text trimmed of spaces (DuckDB's trim(): U+0020 and the other Unicode spaces),
+    NULL when nothing is left.
+
+    trim() copies every value it is given; the guard passes it only those it may change
+    (blank, a space at either end, or any character beyond ASCII), the rest as they are.
+    """
+    return (
+        f"CASE WHEN {expr} = '' OR {expr} LIKE ' %' OR {expr} LIKE '% ' "
+        f"OR strlen({expr}) <> length({expr}) THEN NULLIF(trim({expr}), '') ELSE {expr} END"
+    )
 
 
 def _instant_ms(expr: str) -> str:
     """Epoch ms from integer text, or from ISO-8601 with an offset (floored to the ms)."""
     v = _blank_to_null(expr)
     return (
-        f"CASE WHEN regexp_full_match({v}, '-?[0-9]{{1,15}}') THEN TRY_CAST({v} AS BIGINT) "
+        f"CASE WHEN regexp_full_match({v}, '-?[0-9]{{1,{INSTANT_MAX_DIGITS}}}') "
+        f"THEN TRY_CAST({v} AS BIGINT) "
         f"WHEN regexp_full_match({v}, {lit(ISO_INSTANT_PATTERN)}) "
         f"THEN CAST(floor(epoch_us(TRY_CAST({v} AS TIMESTAMPTZ)) / 1000.0) AS BIGINT) END"
     )
@@ -116,13 +142,34 @@ def _typed(col: Column) -> str:
         return _instant_ms(raw)
     if col.kind == "int":
         v = _blank_to_null(raw)
-        return f"CASE WHEN regexp_full_match({v}, '[0-9]{{1,18}}') THEN CAST({v} AS BIGINT) END"
+        return (
+            f"CASE WHEN regexp_full_match({v}, '[0-9]{{1,{INT_MAX_DIGITS}}}') "
+            f"THEN CAST({v} AS BIGINT) END"
+        )
     if col.kind == "bool":
         return _bool(raw)
     if col.kind == "status":
         v = _blank_to_null(raw)
         return f"CASE WHEN {v} IN ({lit(STATUS_COMPLETED)}, {lit(STATUS_IN_PROGRESS)}) THEN {v} END"
     raise AssertionError(col.kind)
+
+
+def _typed_as_is(col: Column) -> str:
+    """The value of a column handed over typed; NULL where the text rule would refuse it."""
+    raw = q(col.name)
+    if col.kind in TYPED_BOUNDS:
+        low, high = TYPED_BOUNDS[col.kind]
+        return f"CASE WHEN {raw} BETWEEN {low} AND {high} THEN {raw} END"
+    if col.kind == "bool":
+        return raw
+    raise AssertionError(col.kind)
+
+
+def _present(col: Column, typed: frozenset[str]) -> str:
+    """Whether the raw cell holds anything: not NULL, and for text not blank either."""
+    if col.name in typed:
+        return f"({q(col.name)} IS NOT NULL)"
+    return f"({_blank_to_null(q(col.name))} IS NOT NULL)"
 
 
 def _t(name: str) -> str:
@@ -184,16 +231,26 @@ _DEFAULTS = {
 }
 
 
-def validated_select(raw_relation: str) -> str:
+def validated_select(raw_relation: str, typed: frozenset[str] = frozenset()) -> str:
     """SQL turning a raw relation into typed canonical legs plus ``_line`` and ``_reason``.
 
     ``raw_relation`` has every canonical column as text (absent optional ones as NULL),
     ``_line`` (the row's place in its source, for messages) and ``_source_error`` (a reason
     the adapter found, such as a line that is not JSON, else NULL). ``_reason`` is NULL for
     a valid row, else every broken rule joined with ``"; "``.
+
+    The columns named in ``typed`` come in their store type instead of text (instants as
+    epoch ms BIGINT, whole numbers as BIGINT, booleans as BOOLEAN): NULL is their only
+    empty value, and one outside the bounds of the text rule is refused with its message.
     """
-    inner = [f"{_typed(c)} AS {_t(c.name)}" for c in COLUMNS]
-    inner += [f"({_blank_to_null(q(c.name))} IS NOT NULL) AS {_p(c.name)}" for c in COLUMNS]
+    by_name = {c.name: c for c in COLUMNS}
+    wrong = sorted(n for n in typed if n not in by_name or by_name[n].kind not in TYPED_KINDS)
+    if wrong:
+        raise ValueError(f"only instants, whole numbers and booleans come typed: {wrong}")
+    inner = [
+        f"{_typed_as_is(c) if c.name in typed else _typed(c)} AS {_t(c.name)}" for c in COLUMNS
+    ]
+    inner += [f"{_present(c, typed)} AS {_p(c.name)}" for c in COLUMNS]
     inner += [q(LINE_COLUMN), q(SOURCE_ERROR_COLUMN)]
     outer = []
     for col in COLUMNS:

@@ -5,6 +5,10 @@ stands in its file, for messages) and ``_source_error`` (what the reader itself 
 make sense of). Typing and the leg rules are applied afterwards, once, by
 :func:`workanalytics.legs.validated_select`, so every format is checked the same way.
 
+A reader whose file already holds a column in its store type (Parquet timestamps, integers
+and booleans) hands it over typed instead (:attr:`LegSource.typed_columns`), which spares
+writing it out as text only to parse it back; the rules and their messages are the same.
+
 Readers stream in blocks: a file of any size is read with bounded memory.
 """
 
@@ -31,6 +35,7 @@ from workanalytics.legs import (
     LINE_COLUMN,
     REQUIRED_COLUMNS,
     SOURCE_ERROR_COLUMN,
+    ColumnKind,
     lit,
     q,
 )
@@ -39,6 +44,28 @@ RAW_SCHEMA = pa.schema(
     [pa.field(name, pa.string()) for name in COLUMN_NAMES]
     + [pa.field(LINE_COLUMN, pa.int64()), pa.field(SOURCE_ERROR_COLUMN, pa.string())]
 )
+#: The Arrow type of a column handed over typed, by kind: the store's SQL type.
+TYPED_ARROW_TYPES: dict[ColumnKind, pa.DataType] = {
+    "instant": pa.int64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+}
+_KINDS: dict[str, ColumnKind] = {c.name: c.kind for c in COLUMNS}
+
+
+def raw_schema(typed: frozenset[str] = frozenset()) -> pa.Schema:
+    """:data:`RAW_SCHEMA`, with the columns named in ``typed`` in their store type."""
+    if not typed:
+        return RAW_SCHEMA
+    return pa.schema(
+        [
+            pa.field(n, TYPED_ARROW_TYPES[_KINDS[n]] if n in typed else pa.string())
+            for n in COLUMN_NAMES
+        ]
+        + [pa.field(LINE_COLUMN, pa.int64()), pa.field(SOURCE_ERROR_COLUMN, pa.string())]
+    )
+
+
 BLOCK_BYTES = 16 << 20
 PARQUET_BATCH_ROWS = 256 * 1024
 
@@ -82,9 +109,21 @@ class LegSource(ABC):
     #: The :class:`SourceError` that stopped the last :meth:`reader`, if any.
     failure: SourceError | None = field(default=None, init=False, repr=False)
 
+    @property
+    def typed_columns(self) -> frozenset[str]:
+        """The canonical columns this source hands over in their store type, not as text:
+        instants as epoch ms (int64), whole numbers as int64, booleans as bool. See
+        :func:`workanalytics.legs.validated_select`."""
+        return frozenset()
+
+    @property
+    def raw_schema(self) -> pa.Schema:
+        """The schema of :meth:`batches`."""
+        return raw_schema(self.typed_columns)
+
     @abstractmethod
     def batches(self) -> Iterator[pa.RecordBatch]:
-        """Raw batches in :data:`RAW_SCHEMA`; raises :class:`SourceError` for a bad file."""
+        """Raw batches in :attr:`raw_schema`; raises :class:`SourceError` for a bad file."""
 
     def reader(self) -> pa.RecordBatchReader:
         """The batches as a stream a query engine can scan.
@@ -101,7 +140,7 @@ class LegSource(ABC):
                 self.failure = exc
                 raise
 
-        return pa.RecordBatchReader.from_batches(RAW_SCHEMA, guarded())
+        return pa.RecordBatchReader.from_batches(self.raw_schema, guarded())
 
     def locate(self, line: int) -> str:
         """Where a row stands, as people read it: ``legs.csv:17``."""
@@ -127,18 +166,24 @@ class LegSource(ABC):
             raise SourceError(self.path, f"column(s) named twice: {', '.join(dupes)}")
 
 
-def _to_raw(table: pa.Table, lines: pa.Array, errors: pa.Array | None = None) -> pa.RecordBatch:
-    """Reshape a table of text columns into :data:`RAW_SCHEMA` (absent columns as nulls)."""
+def _to_raw(
+    table: pa.Table,
+    lines: pa.Array,
+    errors: pa.Array | None = None,
+    schema: pa.Schema = RAW_SCHEMA,
+) -> pa.RecordBatch:
+    """Reshape a table of text (or typed) columns into ``schema`` (absent columns as nulls)."""
     n = len(lines)
     arrays = []
     for name in COLUMN_NAMES:
+        kind = schema.field(name).type
         if name in table.column_names:
-            arrays.append(table.column(name).combine_chunks().cast(pa.string()))
+            arrays.append(table.column(name).combine_chunks().cast(kind))
         else:
-            arrays.append(pa.nulls(n, pa.string()))
+            arrays.append(pa.nulls(n, kind))
     arrays.append(lines)
     arrays.append(errors if errors is not None else pa.nulls(n, pa.string()))
-    return pa.RecordBatch.from_arrays(arrays, schema=RAW_SCHEMA)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 class CsvSource(LegSource):
@@ -320,13 +365,82 @@ def _text_column(array: pa.ChunkedArray) -> pa.ChunkedArray:
     return array.cast(pa.string())
 
 
+#: Integer types every value of which an int64 holds.
+_WHOLE_NUMBER_TYPES = (
+    pa.int8(),
+    pa.int16(),
+    pa.int32(),
+    pa.int64(),
+    pa.uint8(),
+    pa.uint16(),
+    pa.uint32(),
+)
+#: Stored units per millisecond, of the timestamp units finer than one.
+_PER_MS = {"us": 1_000, "ns": 1_000_000}
+
+
+def _comes_typed(kind: ColumnKind, t: pa.DataType) -> bool:
+    """Whether a Parquet column of type ``t`` can be handed over in its store type as is."""
+    if kind == "instant":
+        return pa.types.is_timestamp(t) or t in _WHOLE_NUMBER_TYPES
+    if kind == "int":
+        return t in _WHOLE_NUMBER_TYPES
+    if kind == "bool":
+        return pa.types.is_boolean(t)
+    return False
+
+
+def _epoch_ms(array: pa.Array) -> pa.Array:
+    """A timestamp column (any unit, any zone or none) as epoch ms, floored like its text."""
+    unit = array.type.unit
+    values = array.cast(pa.int64())  # the stored count of units since the epoch
+    if unit == "ms":
+        return values
+    if unit == "s":
+        return pc.multiply_checked(values, 1000)
+    per_ms = _PER_MS[unit]
+    # Integer division truncates towards zero; a negative instant between two whole
+    # milliseconds belongs to the earlier one.
+    quotient = pc.divide(values, per_ms)
+    return pc.if_else(
+        pc.greater(pc.multiply(quotient, per_ms), values), pc.subtract(quotient, 1), quotient
+    )
+
+
+def _typed_column(array: pa.Array) -> pa.Array:
+    """A Parquet column that :func:`_comes_typed` in its store type."""
+    if pa.types.is_timestamp(array.type):
+        return _epoch_ms(array)
+    if pa.types.is_boolean(array.type):
+        return array
+    return array.cast(pa.int64())
+
+
+def _typed_in(schema: pa.Schema) -> frozenset[str]:
+    """The canonical columns of a Parquet schema that :func:`_comes_typed`."""
+    return frozenset(
+        f.name for f in schema if f.name in _KINDS and _comes_typed(_KINDS[f.name], f.type)
+    )
+
+
 class ParquetSource(LegSource):
-    """Canonical Parquet: the same column names; instants as UTC timestamps or epoch ms."""
+    """Canonical Parquet: the same column names; instants as UTC timestamps or epoch ms.
+
+    Timestamp, integer and boolean columns are handed over typed; a column of any other
+    type (an instant written as text, say) goes as text, like a CSV cell.
+    """
 
     format_name = "parquet"
 
     def locate(self, line: int) -> str:
         return f"{self.path}: row {line}"
+
+    @functools.cached_property
+    def typed_columns(self) -> frozenset[str]:
+        try:
+            return _typed_in(pq.read_schema(self.path))
+        except (pa.ArrowInvalid, OSError):
+            return frozenset()  # batches() says what is wrong with the file
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         try:
@@ -336,14 +450,25 @@ class ParquetSource(LegSource):
         names = pf.schema_arrow.names
         self._check_columns(names)
         wanted = [n for n in names if n in COLUMN_NAMES]
+        typed = self.typed_columns
+        if typed != _typed_in(pf.schema_arrow):
+            raise SourceError(self.path, "the file changed while it was being read")
+        schema = self.raw_schema
         total = pf.metadata.num_rows
         row = 1
         for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted):
-            table = pa.table({n: _text_column(batch.column(n)) for n in wanted})
+            table = pa.table(
+                {
+                    n: _typed_column(batch.column(n))
+                    if n in typed
+                    else _text_column(batch.column(n))
+                    for n in wanted
+                }
+            )
             lines = pa.array(np.arange(row, row + batch.num_rows, dtype=np.int64))
             row += batch.num_rows
             self._progress(row - 1, total)
-            yield _to_raw(table, lines)
+            yield _to_raw(table, lines, schema=schema)
 
 
 #: ``--format`` names, and the file suffixes that select them.

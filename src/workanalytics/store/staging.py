@@ -1,9 +1,9 @@
 """A file's legs on their way in: read, validated and deduplicated in DuckDB.
 
 Every engine stages the same way, so a file is accepted or refused, and its bad rows named,
-identically whatever will hold its legs. Staging leaves two temp tables on the connection:
-``staged`` (every row, typed, with ``_line`` and ``_reason``) and ``good`` (the valid rows,
-the last of each identity).
+identically whatever will hold its legs. Staging leaves on the connection the temp table
+``staged`` (every row, typed, with ``_line`` and ``_reason``) and the temp view ``good`` (the
+valid rows, the last of each identity).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from workanalytics.legs import (
 from workanalytics.store.base import MAX_REPORTED_ERRORS, IngestRejected, IngestReport, RowError
 
 LEG_COLUMNS_SQL = ", ".join(q(c) for c in COLUMN_NAMES)
-TEMP_TABLES = ("staged", "good", "old", "delta_day")
+TEMP_TABLES = ("staged", "deduped", "old", "delta_day")
+TEMP_VIEWS = ("good",)
 _VIEWS = ("raw_source", "raw_again")
 
 
@@ -41,15 +42,21 @@ def stage(
 ) -> None:
     """Read and check ``source`` into ``staged`` and ``good``; refuse it whole on a bad row
     unless ``skip_invalid``, which writes the bad rows to a reject file instead."""
+    typed = source.typed_columns
     con.register("raw_source", source.reader())
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {validated_select('raw_source')}")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE staged AS " + validated_select("raw_source", typed=typed)
+        )
     except duckdb.Error as exc:
         if source.failure is not None:
             raise source.failure from None
         raise SourceError(source.path, f"cannot be read: {exc}") from None
-    report.rows_read, bad = con.execute(
-        f"SELECT count(*), count({q(REASON_COLUMN)}) FROM staged"
+    valid = f"{q(REASON_COLUMN)} IS NULL"
+    # A hash collision only makes the check below say "maybe", never miss a repeat.
+    report.rows_read, bad, valid_ids = con.execute(
+        f"SELECT count(*), count({q(REASON_COLUMN)}), "
+        f"count(DISTINCT hash({', '.join(IDENTITY)})) FILTER (WHERE {valid}) FROM staged"
     ).fetchone()
     if bad:
         errors = [
@@ -65,13 +72,17 @@ def stage(
         report.errors = errors
         report.reject_file = reject_path or _default_reject_path(reject_dir, source)
         _write_rejects(con, source, report.reject_file)
-    # Within one file the last row of an identity wins, as a replay of it would.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE good AS SELECT {LEG_COLUMNS_SQL} FROM staged "
-        f"WHERE {q(REASON_COLUMN)} IS NULL "
-        f"QUALIFY row_number() OVER (PARTITION BY {', '.join(IDENTITY)} "
-        f"ORDER BY {q(LINE_COLUMN)} DESC) = 1"
-    )
+    good = f"SELECT {LEG_COLUMNS_SQL} FROM staged" + (f" WHERE {valid}" if bad else "")
+    if valid_ids < report.rows_read - bad:
+        # Within one file the last row of an identity wins, as a replay of it would.
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE deduped AS {good} "
+            f"QUALIFY row_number() OVER (PARTITION BY {', '.join(IDENTITY)} "
+            f"ORDER BY {q(LINE_COLUMN)} DESC) = 1"
+        )
+        good = "SELECT * FROM deduped"
+    # A view, not a copy: each identity is already once in ``staged``, or in ``deduped``.
+    con.execute(f"CREATE OR REPLACE TEMP VIEW good AS {good}")
     report.pbx_ids = [
         r[0] for r in con.execute("SELECT DISTINCT pbx_id FROM good ORDER BY 1").fetchall()
     ]
@@ -82,6 +93,8 @@ def clean_up(con: duckdb.DuckDBPyConnection) -> None:
     transaction DuckDB refuses even an unregister, which would hide the error that aborted it."""
     for view in _VIEWS:
         con.unregister(view)
+    for temp in TEMP_VIEWS:
+        con.execute(f"DROP VIEW IF EXISTS {temp}")
     for temp in TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {temp}")
 
