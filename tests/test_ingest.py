@@ -847,3 +847,36 @@ def test_window_sees_the_stored_legs(store_helper: StoreHelper):
                       Leg(call_id="out", start_time=T + 1, end_time=T + 5)])  # fmt: skip
     rows = store_helper.summary(window=UtcWindow(T, T + 1))
     assert [r["Inbound_Total"] for r in rows] == [1]
+
+
+def test_ingest_runs_under_its_own_memory_limit_and_gives_it_back(tmp_path: Path):
+    from workanalytics.ingest.sources import LegSource
+
+    store = DuckDBStore(tmp_path / "s.duckdb", memory_limit="1GB", ingest_memory_limit="256MB")
+    limit = "SELECT current_setting('memory_limit')"
+    serving = store.con.execute(limit).fetchone()[0]
+    seen = []
+
+    class Watching(LegSource):
+        """A CSV source that notes the limit in force while its rows are read."""
+
+        def __init__(self, inner):
+            self.__dict__.update(inner.__dict__)
+            self._inner = inner
+
+        def batches(self):
+            seen.append(store.con.cursor().execute(limit).fetchone()[0])
+            yield from self._inner.batches()
+
+        def locate(self, line):
+            return self._inner.locate(line)
+
+    good = write_legs_csv(tmp_path / "good.csv", [Leg()])
+    store.ingest(Watching(open_source(good)))
+    assert seen and seen[0] != serving
+    assert store.con.execute(limit).fetchone()[0] == serving
+    bad = write_legs_csv(tmp_path / "bad.csv", [Leg(start_time="never")])
+    with pytest.raises(IngestRejected):
+        store.ingest(open_source(bad))
+    assert store.con.execute(limit).fetchone()[0] == serving
+    store.close()

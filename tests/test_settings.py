@@ -15,7 +15,8 @@ from workanalytics.store import StoreError, open_store
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
     for name in (CONFIG_ENV, STORE_ENV, CONTROL_ENV, "WORKANALYTICS_CLUSTER",
-                 "WORKANALYTICS_DATA_DIR", "WORKANALYTICS_RETENTION_YEARS"):  # fmt: skip
+                 "WORKANALYTICS_DATA_DIR", "WORKANALYTICS_RETENTION_YEARS",
+                 "WORKANALYTICS_MEMORY_LIMIT", "WORKANALYTICS_INGEST_MEMORY_LIMIT"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
 
 
@@ -114,3 +115,13 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_the_memory_limit_comes_from_env_or_file(tmp_path, monkeypatch):
+    s = Settings.from_env()
+    assert (s.memory_limit, s.ingest_memory_limit) == ("2GB", "512MB")
+    config = write_config(tmp_path, 'memory_limit = "1GB"\ningest_memory_limit = "256MB"\n')
+    s = Settings.from_env(config=config)
+    assert (s.memory_limit, s.ingest_memory_limit) == ("1GB", "256MB")
+    monkeypatch.setenv("WORKANALYTICS_INGEST_MEMORY_LIMIT", "300MB")
+    assert Settings.from_env(config=config).ingest_memory_limit == "300MB"

@@ -29,10 +29,16 @@ def open_store(settings: Settings, *, read_only: bool = False) -> LegStore:
             cluster=settings.cluster,
             work_dir=settings.data_dir,
             memory_limit=settings.memory_limit,
+            ingest_memory_limit=settings.ingest_memory_limit,
         )
     if settings.cluster:
         raise StoreError("--cluster needs a ClickHouse store (--store clickhouse://...)")
-    return DuckDBStore(settings.store_path, memory_limit=settings.memory_limit, read_only=read_only)
+    return DuckDBStore(
+        settings.store_path,
+        memory_limit=settings.memory_limit,
+        ingest_memory_limit=settings.ingest_memory_limit,
+        read_only=read_only,
+    )
 
 
 __all__ = [

@@ -49,6 +49,7 @@ from workanalytics.metrics import (
     credits_sql,
     measures_sql,
 )
+from workanalytics.settings import DEFAULT_INGEST_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT
 from workanalytics.store import staging
 from workanalytics.store.answer import answer_sql
 from workanalytics.store.base import AnswersBySql, IngestReport, StoreError
@@ -128,13 +129,15 @@ class ClickHouseStore(AnswersBySql):
         *,
         cluster: str | None = None,
         work_dir: Path,
-        memory_limit: str = "1GB",
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        ingest_memory_limit: str = DEFAULT_INGEST_MEMORY_LIMIT,
         backend: Backend | None = None,
     ):
         self.url = ClickHouseURL.parse(url)
         self.cluster = cluster
         self.work_dir = Path(work_dir)
         self.memory_limit = memory_limit
+        self.ingest_memory_limit = ingest_memory_limit
         self.ch: Backend = backend or NativeBackend(
             self.url.host,
             self.url.port,
@@ -224,7 +227,7 @@ class ClickHouseStore(AnswersBySql):
         check_pbx_ids: Callable[[list[str]], None] | None = None,
     ) -> IngestReport:
         report = IngestReport(path=source.path, format=source.format_name)
-        con = duckdb.connect(config={"memory_limit": self.memory_limit})
+        con = duckdb.connect(config={"memory_limit": self.ingest_memory_limit})
         try:
             con.execute("SET enable_progress_bar = false")
             # Staging a large file spills here rather than outgrowing the memory limit.

@@ -16,13 +16,14 @@ import pyarrow as pa
 
 from workanalytics import directory
 from workanalytics.ingest.sources import LegSource
-from workanalytics.legs import COLUMN_NAMES, IDENTITY, q, store_table_ddl
+from workanalytics.legs import COLUMN_NAMES, IDENTITY, lit, q, store_table_ddl
 from workanalytics.metrics import (
     COUNTED_LEG_PREDICATE,
     MEASURE_NAMES,
     credits_sql,
     measures_sql,
 )
+from workanalytics.settings import DEFAULT_INGEST_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT
 from workanalytics.store import staging
 from workanalytics.store.answer import answer_sql
 from workanalytics.store.base import AnswersBySql, IngestReport, StoreBusyError, StoreError
@@ -36,8 +37,17 @@ SCHEMA_VERSION = 1
 class DuckDBStore(AnswersBySql):
     """Legs, directory and PBX list in one DuckDB file, owned by one process at a time."""
 
-    def __init__(self, path: Path, *, memory_limit: str = "2GB", read_only: bool = False):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        memory_limit: str = DEFAULT_MEMORY_LIMIT,
+        ingest_memory_limit: str = DEFAULT_INGEST_MEMORY_LIMIT,
+        read_only: bool = False,
+    ):
         self.path = Path(path)
+        self.memory_limit = memory_limit
+        self.ingest_memory_limit = ingest_memory_limit
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -89,6 +99,9 @@ class DuckDBStore(AnswersBySql):
     ) -> IngestReport:
         report = IngestReport(path=source.path, format=source.format_name)
         con = self.con
+        # A big file is sorted and written spilling to disk rather than growing the process;
+        # the answers' larger buffers come back afterwards.
+        con.execute(f"SET memory_limit = {lit(self.ingest_memory_limit)}")
         con.execute("BEGIN TRANSACTION")
         try:
             staging.stage(
@@ -108,6 +121,7 @@ class DuckDBStore(AnswersBySql):
             raise
         finally:
             staging.clean_up(con)
+            con.execute(f"SET memory_limit = {lit(self.memory_limit)}")
         return report
 
     def _apply(self, report: IngestReport) -> None:
