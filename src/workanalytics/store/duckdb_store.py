@@ -150,17 +150,27 @@ class DuckDBStore(AnswersBySql):
         con.execute("INSERT INTO pbxes SELECT DISTINCT pbx_id FROM good ON CONFLICT DO NOTHING")
 
     def _update_rollups(self) -> None:
-        """Add the new legs' deltas to the rollups, proportional to the file, not the store."""
-        compute_deltas(self.con)
+        """Add the new legs' deltas to the rollups, proportional to the file, not the store.
+
+        Rows already there are updated in place; new ones are appended in key order, so a
+        window's days or months sit in few row groups and the rest are skipped by their
+        zone maps (a MERGE appends in whatever order its join yields).
+        """
+        con = self.con
+        compute_deltas(con)
         sources = delta_sources()
         for table, key in ROLLUPS:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE delta AS {sources[table]}")
+            same = (
+                f"{table}.pbx_id = d.pbx_id AND {table}.extension = d.extension "
+                f"AND {table}.{key} = d.{key}"
+            )
             added = ", ".join(f"{m} = {table}.{m} + d.{m}" for m in MEASURE_NAMES)
-            self.con.execute(
-                f"MERGE INTO {table} USING ({sources[table]}) AS d "
-                f"ON {table}.pbx_id = d.pbx_id AND {table}.extension = d.extension "
-                f"AND {table}.{key} = d.{key} "
-                f"WHEN MATCHED THEN UPDATE SET {added} "
-                f"WHEN NOT MATCHED THEN INSERT BY NAME"
+            con.execute(f"UPDATE {table} SET {added} FROM delta d WHERE {same}")
+            # After the update: rows it added to would otherwise count twice.
+            con.execute(
+                f"INSERT INTO {table} BY NAME SELECT d.* FROM delta d "
+                f"ANTI JOIN {table} ON {same} ORDER BY d.{key}, d.pbx_id, d.extension"
             )
 
     def upsert_directory(self, rows: pa.Table) -> int:

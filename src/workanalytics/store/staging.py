@@ -26,7 +26,7 @@ from workanalytics.legs import (
 from workanalytics.store.base import MAX_REPORTED_ERRORS, IngestRejected, IngestReport, RowError
 
 LEG_COLUMNS_SQL = ", ".join(q(c) for c in COLUMN_NAMES)
-TEMP_TABLES = ("staged", "deduped", "old", "delta_day")
+TEMP_TABLES = ("staged", "deduped", "old", "delta_day", "delta")
 TEMP_VIEWS = ("good",)
 _VIEWS = ("raw_source", "raw_again")
 
