@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 from typing import Protocol
 
+from workanalytics.filelock import exclusive
+
 
 class KeyStore(Protocol):
     """The record of signing keys behind a key ring."""
@@ -70,17 +72,19 @@ class FileKeyStore:
             return None
 
     def install(self, kid: str, pem: bytes, now: int, *, only_if_none: bool = False) -> str:
-        old = self.active_kid()
-        if only_if_none and old is not None:
-            return old
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
-        _write_private(self.directory / f"{kid}.pem", pem)
-        tmp = self.directory / "active.tmp"
-        tmp.write_text(kid)
-        os.replace(tmp, self._active_file())
-        if old:
-            (self.directory / f"{old}.retired").write_text(str(now))
+        # The CLI and a server (or two starting at once) may both find no key: one makes it.
+        with exclusive(self.directory / ".lock"):
+            old = self.active_kid()
+            if only_if_none and old is not None:
+                return old
+            _write_private(self.directory / f"{kid}.pem", pem)
+            tmp = self.directory / "active.tmp"
+            tmp.write_text(kid)
+            os.replace(tmp, self._active_file())
+            if old:
+                (self.directory / f"{old}.retired").write_text(str(now))
         return kid
 
     def stamp(self, kid: str) -> object | None:

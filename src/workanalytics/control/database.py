@@ -67,8 +67,9 @@ def create_tables(engine: sa.Engine, metadata: sa.MetaData) -> None:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur = dbapi_connection.cursor()
-    # WAL lets the admin CLI write while the server reads; busy_timeout waits out a writer.
-    cur.execute("PRAGMA journal_mode=WAL")
+    # busy_timeout first: switching a new file to WAL takes a lock that several processes
+    # opening it at once must wait for. WAL lets the admin CLI write while the server reads.
     cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from workanalytics.auth.apikeys import hash_api_key, new_api_key
 from workanalytics.auth.passwords import hash_password, verify_password
 from workanalytics.control.database import create_engine, create_tables, redacted
+from workanalytics.filelock import exclusive
 from workanalytics.legs import PBX_ID_PATTERN
 
 DEFAULT_CUSTOMER = "default"
@@ -146,7 +147,9 @@ class ControlPlane:
             # Password and key hashes live here: readable by the owner only.
             path.touch(mode=0o600)
         os.chmod(path, 0o600)
-        return cls(f"sqlite:///{path}")
+        # A new file's switch to WAL and its tables are made by one opener at a time.
+        with exclusive(data_dir / "control.sqlite.lock"):
+            return cls(f"sqlite:///{path}")
 
     # --- customers and PBXs ------------------------------------------------------------
 
