@@ -232,3 +232,45 @@ def test_the_cli_runs_on_the_scaleout_engines(tmp_path, clickhouse_servers, post
         answers.append(r.output)
     assert answers[0] == answers[1]
     assert '"FirstName":"Ada"' in answers[0].replace(" ", "")
+
+
+def test_threads_that_come_and_go_share_a_few_clickhouse_connections(tmp_path, clickhouse_servers):
+    """The API runs requests on worker threads that end when idle: their connections must
+    be reused, not left open one per thread."""
+    import threading
+
+    from workanalytics.store.clickhouse_store import ClickHouseStore
+
+    with ClickHouseStore(new_clickhouse_url(clickhouse_servers), work_dir=tmp_path) as store:
+        for _ in range(30):
+            t = threading.Thread(target=store.ping)
+            t.start()
+            t.join()
+        assert len(store.ch._idle) == 1
+
+
+def test_a_store_that_goes_away_is_a_503_not_a_500(tmp_path, clickhouse_servers):
+    # clickhouse_servers: skip (or fail in CI) where ClickHouse is not installed.
+    from workanalytics.localservers import clickhouse
+
+    (server,) = clickhouse.start_cluster(tmp_path / "ch", 1)
+    api = None
+    try:
+        api = start_api(
+            tmp_path / "api",
+            deployment=Deployment("lonely", store_url=server.url.replace("/default", "/lonely")),
+            legs=year_of_legs(50),
+            users=USERS,
+            keys=KEYS,
+        )
+        token = api.token("alice")
+        assert api.extsum(query(*WINDOWS[-1]), token=token).status_code == 200
+        server.stop()
+        r = api.extsum(query(*WINDOWS[-1]), token=token)
+        assert r.status_code == 503
+        assert r.json() == {"status": 503, "error": "Service Unavailable"}
+        assert r.headers["Retry-After"] == "5"
+    finally:
+        if api is not None:
+            api.stop()
+        server.stop()

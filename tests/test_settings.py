@@ -125,3 +125,21 @@ def test_the_memory_limit_comes_from_env_or_file(tmp_path, monkeypatch):
     assert (s.memory_limit, s.ingest_memory_limit) == ("1GB", "256MB")
     monkeypatch.setenv("WORKANALYTICS_INGEST_MEMORY_LIMIT", "300MB")
     assert Settings.from_env(config=config).ingest_memory_limit == "300MB"
+
+
+@pytest.mark.parametrize("value", ["lots", "2", "GB", "-1GB"])
+def test_a_bad_memory_limit_is_named(monkeypatch, value):
+    monkeypatch.setenv("WORKANALYTICS_INGEST_MEMORY_LIMIT", value)
+    with pytest.raises(ValueError, match="WORKANALYTICS_INGEST_MEMORY_LIMIT must be a size"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["clickhouse://wa:s3cret@host:90x0/calls", "clickhouse://wa:s3cret@host:9000/bad-name",
+     "clickhous://wa:s3cret@host/calls"],
+)  # fmt: skip
+def test_a_bad_store_url_never_shows_its_password(tmp_path, url):
+    with pytest.raises(StoreError) as info:
+        open_store(Settings(data_dir=tmp_path, store_url=url))
+    assert "s3cret" not in str(info.value) and "wa:***@host" in str(info.value)

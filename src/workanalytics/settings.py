@@ -1,12 +1,13 @@
 """Settings in one object: where data lives, which engines hold it, how long it is served.
 
 Each setting comes, first found wins, from a command-line flag, an environment variable, a
-TOML config file (``--config`` or ``WORKANALYTICS_CONFIG``), or its default.
+TOML config file (``--config`` or ``WORKANALYTICS_SERVER_CONFIG``), or its default.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,19 @@ def read_config(path: Path) -> dict[str, str]:
             + ", ".join(CONFIG_KEYS)
         )
     return {CONFIG_KEYS[k]: str(v) for k, v in data.items()}
+
+
+_SIZE = re.compile(r"[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def _env_size(name: str, default: str, *, env: dict[str, str]) -> str:
+    """A memory size as DuckDB reads it, checked here so a typo is one line, not a crash."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not _SIZE.fullmatch(raw):
+        raise ValueError(f"{name} must be a size such as 512MB or 2GB, got {raw!r}")
+    return raw
 
 
 def _env_int(name: str, default: int, *, minimum: int = 0, env: dict[str, str]) -> int:
@@ -128,8 +142,10 @@ class Settings:
         return cls(
             data_dir=Path(chosen),
             retention_years=_env_int(RETENTION_ENV, DEFAULT_RETENTION_YEARS, env=env),
-            memory_limit=env.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT,
-            ingest_memory_limit=env.get(INGEST_MEMORY_LIMIT_ENV) or DEFAULT_INGEST_MEMORY_LIMIT,
+            memory_limit=_env_size(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT, env=env),
+            ingest_memory_limit=_env_size(
+                INGEST_MEMORY_LIMIT_ENV, DEFAULT_INGEST_MEMORY_LIMIT, env=env
+            ),
             token_lifetime_s=_env_int(TOKEN_LIFETIME_ENV, 1800, minimum=60, env=env),
             throttle_limits=ThrottleLimits(
                 per_username=_env_int(LOGIN_LIMIT_USER_ENV, 5, minimum=1, env=env),

@@ -20,6 +20,7 @@ from workanalytics import __version__, ui
 from workanalytics.api import errors
 from workanalytics.api.routes import admin, extsum, health, token
 from workanalytics.api.services import Services
+from workanalytics.store import StoreError
 
 BASE_PATH = "/analytics/work"
 access_log = logging.getLogger("workanalytics.access")
@@ -56,6 +57,12 @@ async def _on_http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     body = orjson.dumps({"status": exc.status_code, "message": exc.detail})
     return Response(body, status_code=exc.status_code, media_type="application/json")
+
+
+async def _on_store_error(request: Request, exc: StoreError) -> Response:
+    # The reason goes to the log (it names the server, never a password), not to the client.
+    error_log.error("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return _error_response(errors.store_unavailable())
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
@@ -135,6 +142,7 @@ def create_app(svc: Services) -> FastAPI:
     app.add_exception_handler(errors.ApiError, _on_api_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(StoreError, _on_store_error)
     app.add_exception_handler(Exception, _on_unexpected)
     app.add_middleware(AccessLog)
 

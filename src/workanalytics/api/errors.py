@@ -126,3 +126,12 @@ def too_many_requests(retry_after: int) -> ApiError:
 
 def server_error() -> ApiError:
     return ApiError(500, orjson.dumps({"status": 500, "error": "Internal Server Error"}))
+
+
+def store_unavailable() -> ApiError:
+    """The store (a ClickHouse server, say) did not answer: a retry may succeed."""
+    return ApiError(
+        503,
+        orjson.dumps({"status": 503, "error": "Service Unavailable"}),
+        {"Retry-After": "5"},
+    )

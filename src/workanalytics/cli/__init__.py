@@ -264,18 +264,21 @@ def ingest(
                 tasks[path] = bar.add_task(path.name, total=total or None)
             bar.update(tasks[path], completed=done, total=total or None)
 
-        outcome = ingest_paths(
-            store,
-            files,
-            fmt=input_format,
-            skip_invalid=skip_invalid,
-            ignore_unknown=ignore_unknown,
-            reject_path=reject_file,
-            on_progress=on_progress,
-            source_tz=source_tz,
-            columns=cdr_columns.split(",") if cdr_columns else None,
-            pbx_id=source_pbx,
-        )
+        try:
+            outcome = ingest_paths(
+                store,
+                files,
+                fmt=input_format,
+                skip_invalid=skip_invalid,
+                ignore_unknown=ignore_unknown,
+                reject_path=reject_file,
+                on_progress=on_progress,
+                source_tz=source_tz,
+                columns=cdr_columns.split(",") if cdr_columns else None,
+                pbx_id=source_pbx,
+            )
+        except _store_errors() as exc:  # the store itself failed (a server went away)
+            fail(str(exc))
     # PBXs named by legs belong to the default customer until an admin says otherwise.
     control = obj.open_control()
     control.adopt_pbxes(p for r in outcome.reports for p in r.pbx_ids)

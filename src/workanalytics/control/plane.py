@@ -111,6 +111,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def _check_pbx_name(name: str) -> str:
     import re
 
@@ -123,12 +128,17 @@ class ControlPlane:
     def __init__(self, url: str):
         """Open the control database at ``url`` (``sqlite:///PATH`` or ``postgresql://...``),
         creating its tables when missing."""
-        self.engine = create_engine(url)
+        try:
+            self.engine = create_engine(url)
+        except (ValueError, ImportError, sa.exc.ArgumentError) as exc:  # a URL we cannot use
+            raise ControlUnavailable(
+                f"cannot open the control database {redacted(url)}: {_first_line(exc)}"
+            ) from None
         try:
             create_tables(self.engine, metadata)
-        except sa.exc.OperationalError as exc:
+        except sa.exc.SQLAlchemyError as exc:  # unreachable, refused, or not allowed to
             self.engine.dispose()
-            reason = str(exc.orig or exc).strip().splitlines()[0]
+            reason = _first_line(getattr(exc, "orig", None) or exc)
             raise ControlUnavailable(
                 f"cannot open the control database {redacted(url)}: {reason}"
             ) from None

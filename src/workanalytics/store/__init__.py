@@ -30,6 +30,7 @@ def open_store(settings: Settings, *, read_only: bool = False) -> LegStore:
             work_dir=settings.data_dir,
             memory_limit=settings.memory_limit,
             ingest_memory_limit=settings.ingest_memory_limit,
+            read_only=read_only,
         )
     if settings.cluster:
         raise StoreError("--cluster needs a ClickHouse store (--store clickhouse://...)")

@@ -49,9 +49,9 @@ class Backend(Protocol):
 
 
 def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    # The server's messages end in a stack trace; the first line says what went wrong.
-    return text.split("Stack trace")[0].strip().splitlines()[0] if text else type(exc).__name__
+    """The driver's message on one line, without the server's stack trace."""
+    text = " ".join(str(exc).split("Stack trace")[0].split())
+    return text or type(exc).__name__
 
 
 class NativeBackend:
@@ -80,24 +80,29 @@ class NativeBackend:
             settings=dict(settings or {}),
         )
         self._args = (user, password, dict(settings or {}), label)
-        self._local = threading.local()
-        self._clients: list[Any] = []
+        # Idle clients, shared by whichever threads need one (the driver's are not
+        # thread-safe): as many as ran at once, however many threads come and go.
+        self._idle: list[Any] = []
         self._lock = threading.Lock()
+        self._closed = False
         self.label = label or f"clickhouse://{host}:{port}"
 
-    def _client(self):
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._new_client()
-            with self._lock:
-                self._clients.append(client)
-        return client
-
     def _run(self, sql: str, params=None, **kwargs):
+        with self._lock:
+            client = self._idle.pop() if self._idle else None
+        if client is None:
+            client = self._new_client()
         try:
-            return self._client().execute(sql, params, **kwargs)
+            result = client.execute(sql, params, **kwargs)
         except Exception as exc:  # the driver's: network, authentication, the server's own
+            client.disconnect()  # its state is unknown: never reused
             raise StoreError(f"{self.label}: {first_line(exc)}") from None
+        with self._lock:
+            if self._closed:
+                client.disconnect()
+            else:
+                self._idle.append(client)
+        return result
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._run(sql, params)
@@ -130,9 +135,10 @@ class NativeBackend:
 
     def close(self) -> None:
         with self._lock:
-            for client in self._clients:
-                client.disconnect()
-            self._clients.clear()
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for client in idle:
+            client.disconnect()
 
 
 class ChdbBackend:

@@ -28,6 +28,7 @@ both (the server, and chdb).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -88,17 +89,18 @@ class ClickHouseURL:
     def parse(cls, url: str) -> ClickHouseURL:
         """``clickhouse://[USER[:PASSWORD]@]HOST[:PORT][/DB]``, native protocol."""
         parts = urlsplit(url)
+        shown = _without_password(url)
         if parts.scheme != "clickhouse" or not parts.hostname:
             raise StoreError(
-                f"--store {url!r}: expected clickhouse://HOST:PORT/DB (native protocol)"
+                f"--store {shown!r}: expected clickhouse://HOST:PORT/DB (native protocol)"
             )
         try:
             port = parts.port or DEFAULT_PORT
         except ValueError:
-            raise StoreError(f"--store {url!r}: the port is not a number") from None
+            raise StoreError(f"--store {shown!r}: the port is not a number") from None
         database = parts.path.strip("/") or "default"
-        if not database.replace("_", "").isalnum():
-            raise StoreError(f"--store {url!r}: database name {database!r} must be [A-Za-z0-9_]")
+        if not re.fullmatch(r"[A-Za-z0-9_]+", database):
+            raise StoreError(f"--store {shown!r}: database name {database!r} must be [A-Za-z0-9_]")
         return cls(
             parts.hostname,
             port,
@@ -109,6 +111,11 @@ class ClickHouseURL:
 
     def __str__(self) -> str:  # never the password: this ends up in logs and errors
         return f"clickhouse://{self.host}:{self.port}/{self.database}"
+
+
+def _without_password(url: str) -> str:
+    """``url`` fit for a message: anything between ``:`` and ``@`` of its user part hidden."""
+    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", url)
 
 
 def _column_type(name: str, sql_type: str) -> str:
@@ -132,8 +139,11 @@ class ClickHouseStore(AnswersBySql):
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
         ingest_memory_limit: str = DEFAULT_INGEST_MEMORY_LIMIT,
         backend: Backend | None = None,
+        read_only: bool = False,
     ):
         self.url = ClickHouseURL.parse(url)
+        if cluster is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", cluster):
+            raise StoreError(f"--cluster {cluster!r}: expected a name of A-Z a-z 0-9 _ . -")
         self.cluster = cluster
         self.work_dir = Path(work_dir)
         self.memory_limit = memory_limit
@@ -151,7 +161,13 @@ class ClickHouseStore(AnswersBySql):
         # Answers are finished here: a small in-memory database, a cursor per query.
         self._answer_db = duckdb.connect(config={"memory_limit": memory_limit})
         self._answer_db.execute("SET enable_progress_bar = false")
-        self._create_schema()
+        if read_only:  # a reader creates nothing (and may lack the right to)
+            return
+        try:
+            self._create_schema()
+        except BaseException:
+            self.close()
+            raise
 
     def _shards(self) -> list[Backend]:
         if self.cluster is None:
@@ -204,17 +220,19 @@ class ClickHouseStore(AnswersBySql):
         }
         db = self.url.database
         for shard in self._shards():
-            shard.command(f"CREATE DATABASE IF NOT EXISTS {db}")
-            for table in _TABLES:
-                shard.command(f"CREATE TABLE IF NOT EXISTS {db}.{table}{suffix} {ddl[table]}")
-                if self.cluster:
-                    shard.command(
-                        f"CREATE TABLE IF NOT EXISTS {db}.{table} AS {db}.{table}_local "
-                        f"ENGINE = Distributed({self.cluster}, {db}, {table}_local, "
-                        "cityHash64(pbx_id))"
-                    )
-            if shard is not self.ch:
-                shard.close()
+            try:
+                shard.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+                for table in _TABLES:
+                    shard.command(f"CREATE TABLE IF NOT EXISTS {db}.{table}{suffix} {ddl[table]}")
+                    if self.cluster:
+                        shard.command(
+                            f"CREATE TABLE IF NOT EXISTS {db}.{table} AS {db}.{table}_local "
+                            f"ENGINE = Distributed('{self.cluster}', {db}, {table}_local, "
+                            "cityHash64(pbx_id))"
+                        )
+            finally:
+                if shard is not self.ch:
+                    shard.close()
 
     # --- writing -------------------------------------------------------------------------
 
@@ -254,10 +272,14 @@ class ClickHouseStore(AnswersBySql):
         """Send the file's legs, cancel the versions they replace, add the rollup deltas."""
         incoming = f"incoming_{uuid.uuid4().hex}"
         db = self.url.database
-        self.ch.command(f"CREATE TABLE {db}.{incoming} ({_leg_columns_ddl()}) ENGINE = Memory")
+        self.ch.command(
+            f"CREATE TABLE {db}.{incoming} ({_leg_columns_ddl()}, sign Int8) ENGINE = Memory"
+        )
         try:
             # Streamed in blocks: a file of millions of legs never sits whole in Python.
-            reader = con.sql(f"SELECT {_LEG_COLS} FROM good").to_arrow_reader(INSERT_BLOCK_ROWS)
+            reader = con.sql(f"SELECT {_LEG_COLS}, 1::TINYINT AS sign FROM good").to_arrow_reader(
+                INSERT_BLOCK_ROWS
+            )
             for batch in reader:
                 self.ch.insert(f"{db}.{incoming}", pa.Table.from_batches([batch]))
                 report.legs_stored += batch.num_rows
@@ -266,7 +288,7 @@ class ClickHouseStore(AnswersBySql):
             old = self.ch.select(
                 f"SELECT {_LEG_COLS} FROM {db}.legs "
                 f"WHERE pbx_id IN %(pbx)s AND ({ident}) GLOBAL IN "
-                f"(SELECT {ident} FROM {db}.{incoming}) "
+                f"(SELECT {ident} FROM {db}.{incoming} WHERE sign = 1) "
                 f"GROUP BY {_LEG_COLS} HAVING sum(sign) > 0",
                 {"pbx": tuple(report.pbx_ids)},
             )
@@ -274,9 +296,10 @@ class ClickHouseStore(AnswersBySql):
             con.register("old_in", old)
             con.execute("CREATE OR REPLACE TEMP TABLE old AS SELECT * FROM old_in")
             con.unregister("old_in")
-            if old.num_rows:
-                self.ch.insert(f"{db}.legs", old.append_column("sign", _repeat(-1, old.num_rows)))
-            self.ch.command(f"INSERT INTO {db}.legs SELECT *, 1 AS sign FROM {db}.{incoming}")
+            self.ch.insert(f"{db}.{incoming}", old.append_column("sign", _repeat(-1, old.num_rows)))
+            # One statement, not two: an error can no longer cancel old versions and leave
+            # out their replacements.
+            self.ch.command(f"INSERT INTO {db}.legs SELECT * FROM {db}.{incoming}")
             compute_deltas(con)
             as_bigint = ", ".join(f"CAST({m} AS BIGINT) AS {m}" for m in MEASURE_NAMES)
             for table, key in ROLLUPS:
