@@ -155,7 +155,7 @@ def store_helper(tmp_path: Path):
 REQUIRE_SCALEOUT_ENV = "WORKANALYTICS_REQUIRE_SCALEOUT"
 
 
-def _unavailable(reason: str):
+def unavailable_server(reason: str):
     if os.environ.get(REQUIRE_SCALEOUT_ENV) == "1":
         pytest.fail(f"{reason} (and {REQUIRE_SCALEOUT_ENV}=1)")
     pytest.skip(reason)
@@ -164,7 +164,7 @@ def _unavailable(reason: str):
 def need_postgres() -> None:
     """Skip the test when PostgreSQL cannot start here (fail instead where it must)."""
     if not postgres.available():
-        _unavailable("PostgreSQL is not installed (apt-get install postgresql)")
+        unavailable_server("PostgreSQL is not installed (apt-get install postgresql)")
 
 
 @pytest.fixture(scope="session")
@@ -174,7 +174,7 @@ def postgres_server(tmp_path_factory) -> Iterator[postgres.PostgresServer]:
     try:
         server = postgres.start_postgres(tmp_path_factory.mktemp("postgres"))
     except postgres.PostgresUnavailable as exc:
-        _unavailable(str(exc))
+        unavailable_server(str(exc))
     try:
         yield server
     finally:
@@ -231,7 +231,7 @@ def clickhouse_servers(tmp_path_factory):
     from workanalytics.localservers import clickhouse
 
     if not clickhouse.available():
-        _unavailable("ClickHouse is not installed (apt-get install clickhouse-server)")
+        unavailable_server("ClickHouse is not installed (apt-get install clickhouse-server)")
     servers = clickhouse.start_cluster(
         tmp_path_factory.mktemp("clickhouse"), shards=2, cluster=TEST_CLUSTER
     )

@@ -18,7 +18,7 @@ import pytest
 from workanalytics import bench
 
 from apiserver import EXTSUM_V2, KeySpec, UserSpec, start_api
-from conftest import Leg, _unavailable
+from conftest import Leg, unavailable_server
 
 LOAD_BATCHES, LOAD_BATCH_LEGS = 2, 40
 #: Small, so the ClickHouse store is handed the legs in several files, as at full scale.
@@ -56,7 +56,7 @@ def test_benchmark_smoke_run_compares_every_answer(results):
 def test_postgres_baseline_holds_the_same_legs_and_answers_alike(results):
     pg = results["postgres"]
     if not pg["available"]:
-        _unavailable(f"PostgreSQL baseline unavailable: {pg['reason']}")
+        unavailable_server(f"PostgreSQL baseline unavailable: {pg['reason']}")
     assert pg["legs"] == results["ingest"]["legs"]
     # Each window's answer was compared with the engine's inside the run (a difference stops
     # it); here: every window was measured.
@@ -66,7 +66,7 @@ def test_postgres_baseline_holds_the_same_legs_and_answers_alike(results):
 def test_clickhouse_store_holds_the_same_legs_and_answers_alike(results):
     ch = results["clickhouse"]
     if not ch["available"]:
-        _unavailable(f"ClickHouse store unavailable: {ch['reason']}")
+        unavailable_server(f"ClickHouse store unavailable: {ch['reason']}")
     ingest = ch["ingest"]
     assert ingest["legs"] == ingest["rows"] == results["ingest"]["legs"]
     assert ingest["files"] == -(-ingest["rows"] // CLICKHOUSE_FILE_LEGS) > 1

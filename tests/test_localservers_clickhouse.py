@@ -9,13 +9,13 @@ import pytest
 
 from workanalytics.localservers import clickhouse
 
-from conftest import _unavailable
+from conftest import unavailable_server
 
 
 @pytest.fixture(autouse=True)
 def need_clickhouse():
     if not clickhouse.available():
-        _unavailable("ClickHouse is not installed (apt-get install clickhouse-server)")
+        unavailable_server("ClickHouse is not installed (apt-get install clickhouse-server)")
 
 
 def test_a_relative_directory_works_and_stop_frees_the_port(tmp_path, monkeypatch):

@@ -229,6 +229,8 @@ _DEFAULTS = {
     "status": lit(STATUS_COMPLETED),
     "hold_ms": "0",
 }
+#: Columns a validated leg always has: the required ones and those given a default.
+NEVER_NULL: frozenset[str] = REQUIRED_COLUMNS | frozenset(_DEFAULTS)
 
 
 def validated_select(raw_relation: str, typed: frozenset[str] = frozenset()) -> str:

@@ -16,18 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from workanalytics.localservers import free_port
+
 SERVER_BINARY = "clickhouse-server"
 DEFAULT_CLUSTER = "workanalytics"
 
 
 class ClickHouseUnavailable(RuntimeError):
     """No ClickHouse server binary here (``apt-get install clickhouse-server``)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _config(root: Path, tcp_port: int, http_port: int, shards: list[int], cluster: str) -> str:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from workanalytics.localservers import free_port
 
 #: Where Debian installs each PostgreSQL major version's programs.
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
@@ -37,12 +38,6 @@ ROLE = "workanalytics"
 class PostgresUnavailable(RuntimeError):
     """No PostgreSQL server programs here (``apt-get install postgresql``), or they would
     have to run as root with no ``postgres`` user to run them as."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _bin_dir() -> Path | None:
@@ -204,7 +199,7 @@ def start_postgres(
         (pgdata / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
         last_error: Exception | None = None
         for _attempt in range(5):  # a free port can be taken before the server binds it
-            port = _free_port()
+            port = free_port()
             with open(pgdata / "postgresql.conf", "a") as conf:
                 conf.write(
                     f"\nport = {port}\n"

@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 
 from workanalytics import directory
 from workanalytics.ingest.sources import LegSource
-from workanalytics.legs import COLUMN_NAMES, COLUMNS, IDENTITY, q
+from workanalytics.legs import COLUMN_NAMES, COLUMNS, IDENTITY, NEVER_NULL, q
 from workanalytics.metrics import (
     COUNTED_LEG_PREDICATE,
     MEASURE_NAMES,
@@ -66,13 +66,6 @@ from workanalytics.timewindow import UtcWindow, plan_window
 DEFAULT_PORT = 9000
 #: ClickHouse types of the canonical leg columns' store types.
 _CH_TYPES = {"VARCHAR": "String", "BIGINT": "Int64", "BOOLEAN": "UInt8"}
-#: Leg columns that are never NULL once validated (required, or given a default).
-_NOT_NULL = frozenset(c.name for c in COLUMNS if c.required) | {
-    "abandoned",
-    "voicemail",
-    "status",
-    "hold_ms",
-}
 _LEG_COLS = ", ".join(q(c) for c in COLUMN_NAMES)
 _TABLES = ("legs", "agg_day", "agg_month", "directory", "pbxes")
 
@@ -120,7 +113,7 @@ def _without_password(url: str) -> str:
 
 def _column_type(name: str, sql_type: str) -> str:
     ch = _CH_TYPES[sql_type]
-    return ch if name in _NOT_NULL else f"Nullable({ch})"
+    return ch if name in NEVER_NULL else f"Nullable({ch})"
 
 
 def _leg_columns_ddl() -> str:
