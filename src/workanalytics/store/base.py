@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from workanalytics.ingest.sources import LegSource
 from workanalytics.metrics import SummaryResult, empty_result, fields_for
+from workanalytics.store.answer import Answer
 from workanalytics.timewindow import UtcWindow
 
 #: How many bad rows an error lists before it only counts the rest.
@@ -122,20 +123,17 @@ class LegStore(Protocol):
 
 
 class AnswersBySql:
-    """The two report calls of :class:`LegStore`, over an engine's ``_answer``: the answer's
-    rows, or with ``as_json`` a one-tuple of the body. Empty windows never reach the engine."""
+    """The two report calls of :class:`LegStore`, over an engine's ``_answer``: the answer,
+    built by :mod:`workanalytics.store.answer`. Empty windows never reach the engine."""
 
-    def _answer(
-        self, pbx_ids: Sequence[str], window: UtcWindow, version: int, *, as_json: bool
-    ): ...
+    def _answer(self, pbx_ids: Sequence[str], window: UtcWindow, version: int) -> Answer: ...
 
     def extension_summary(
         self, pbx_ids: Sequence[str], window: UtcWindow, *, version: int = 2
     ) -> SummaryResult:
-        fields = fields_for(version)
         if window.is_empty or not pbx_ids:
             return empty_result(version)
-        return SummaryResult(fields, self._answer(pbx_ids, window, version, as_json=False))
+        return self._answer(pbx_ids, window, version).result()
 
     def extension_summary_json(
         self, pbx_ids: Sequence[str], window: UtcWindow, *, version: int = 2
@@ -143,8 +141,7 @@ class AnswersBySql:
         fields_for(version)  # an unknown version is refused even for an empty window
         if window.is_empty or not pbx_ids:
             return b"[]"
-        (body,) = self._answer(pbx_ids, window, version, as_json=True)
-        return body.encode()
+        return self._answer(pbx_ids, window, version).json()
 
     def __enter__(self):
         return self

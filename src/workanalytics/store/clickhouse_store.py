@@ -52,7 +52,7 @@ from workanalytics.metrics import (
 )
 from workanalytics.settings import DEFAULT_INGEST_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT
 from workanalytics.store import staging
-from workanalytics.store.answer import answer_sql
+from workanalytics.store.answer import Answer, DirectoryIndex, build_answer
 from workanalytics.store.base import AnswersBySql, IngestReport, StoreError
 from workanalytics.store.clickhouse_backends import (
     INSERT_BLOCK_ROWS,
@@ -121,7 +121,7 @@ def _leg_columns_ddl() -> str:
 
 
 class ClickHouseStore(AnswersBySql):
-    """Legs, rollups, directory and PBX list in ClickHouse; answers finished in DuckDB."""
+    """Legs, rollups, directory and PBX list in ClickHouse; answers finished in numpy."""
 
     def __init__(
         self,
@@ -151,9 +151,7 @@ class ClickHouseStore(AnswersBySql):
             label=str(self.url),
         )
         self._write_lock = threading.Lock()
-        # Answers are finished here: a small in-memory database, a cursor per query.
-        self._answer_db = duckdb.connect(config={"memory_limit": memory_limit})
-        self._answer_db.execute("SET enable_progress_bar = false")
+        self._index: tuple[object, DirectoryIndex] | None = None
         if read_only:  # a reader creates nothing (and may lack the right to)
             return
         try:
@@ -398,22 +396,32 @@ class ClickHouseStore(AnswersBySql):
         sql = self._measures_query(len(plan.raw), len(plan.days), plan.months is not None)
         return self.ch.select(sql, params)
 
-    def _directory(self, pbx_ids: Sequence[str]) -> pa.Table:
-        latest = ", ".join(f"argMax({c}, version) AS {c}" for c in directory.COLUMNS[2:])
-        return self.ch.select(
-            f"SELECT pbx_id, extension, {latest} FROM {self.url.database}.directory "
-            "WHERE pbx_id IN %(pbx)s GROUP BY pbx_id, extension",
-            {"pbx": tuple(pbx_ids)},
+    def _directory_index(self) -> DirectoryIndex:
+        """The directory prepared for answers. Other replicas write it too, so a cheap
+        fingerprint (rows, newest version, a hash of every row's identity and version) is
+        read per answer, and the directory itself only when that changed."""
+        db = self.url.database
+        (fingerprint,) = (
+            self.ch.select(
+                "SELECT concat(toString(count()), '/', toString(max(version)), '/', "
+                f"toString(sum(cityHash64(pbx_id, extension, version)))) AS f FROM {db}.directory"
+            )
+            .column("f")
+            .to_pylist()
         )
+        cached = self._index
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        latest = ", ".join(f"argMax({c}, version) AS {c}" for c in directory.COLUMNS[2:])
+        table = self.ch.select(
+            f"SELECT pbx_id, extension, {latest} FROM {db}.directory GROUP BY pbx_id, extension"
+        )
+        index = DirectoryIndex.build(table)
+        self._index = (fingerprint, index)
+        return index
 
-    def _answer(self, pbx_ids: Sequence[str], window: UtcWindow, version: int, *, as_json: bool):
-        measures = self._measures(pbx_ids, window)
-        dir_rows = self._directory(pbx_ids)
-        with self._answer_db.cursor() as cur:
-            cur.register("m_in", measures)
-            cur.register("d_in", dir_rows)
-            sql = answer_sql("m_in", "d_in", version, as_json=as_json)
-            return cur.execute(sql).fetchone() if as_json else cur.execute(sql).fetchall()
+    def _answer(self, pbx_ids: Sequence[str], window: UtcWindow, version: int) -> Answer:
+        return build_answer(self._measures(pbx_ids, window), self._directory_index(), version)
 
     def directory_extensions(self) -> pa.Table:
         return self.ch.select(
@@ -434,7 +442,6 @@ class ClickHouseStore(AnswersBySql):
 
     def close(self) -> None:
         self.ch.close()
-        self._answer_db.close()
 
 
 def _repeat(value: object, n: int, type_: pa.DataType | None = None) -> pa.Array:

@@ -8,6 +8,7 @@ write-ahead log makes a commit either whole or absent after a crash.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from workanalytics.metrics import (
 )
 from workanalytics.settings import DEFAULT_INGEST_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT
 from workanalytics.store import staging
-from workanalytics.store.answer import answer_sql
+from workanalytics.store.answer import Answer, DirectoryIndex, build_answer
 from workanalytics.store.base import AnswersBySql, IngestReport, StoreBusyError, StoreError
 from workanalytics.store.rollups import ROLLUPS, compute_deltas, delta_sources
 from workanalytics.store.staging import quote_path
@@ -69,7 +70,10 @@ class DuckDBStore(AnswersBySql):
         if not read_only:
             self.con.execute(f"SET temp_directory = {quote_path(self.path.parent / 'tmp')}")
             self._create_schema()
-        self._summary_sql: dict[int, str] = {}
+        self._measures_sql: dict[tuple, str] = {}
+        self._index: DirectoryIndex | None = None
+        self._index_lock = threading.Lock()
+        self._directory_version = 0
 
     def _create_schema(self) -> None:
         self.con.execute(store_table_ddl("legs"))
@@ -116,6 +120,8 @@ class DuckDBStore(AnswersBySql):
                 check_pbx_ids(report.pbx_ids)  # may refuse the file before anything is written
             self._apply(report)
             con.execute("COMMIT")
+            if report.new_extensions:
+                self._directory_changed()
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -188,6 +194,7 @@ class DuckDBStore(AnswersBySql):
                 "INSERT INTO pbxes SELECT DISTINCT pbx_id FROM dir_in ON CONFLICT DO NOTHING"
             )
             self.con.execute("COMMIT")
+            self._directory_changed()
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
@@ -197,11 +204,12 @@ class DuckDBStore(AnswersBySql):
 
     # --- reading -------------------------------------------------------------------------
 
-    def _summary_query(self, version: int, plan: WindowPlan, *, as_json: bool = False) -> str:
-        """The report for a window plan: raw edges, whole days and whole months, added."""
-        shape = (version, len(plan.raw), len(plan.days), plan.months is not None, as_json)
-        if shape in self._summary_sql:
-            return self._summary_sql[shape]
+    def _measures_query(self, plan: WindowPlan) -> str:
+        """Summed measures per (PBX, extension) for a window plan: raw edges, whole days and
+        whole months, added."""
+        shape = (len(plan.raw), len(plan.days), plan.months is not None)
+        if shape in self._measures_sql:
+            return self._measures_sql[shape]
         parts = []
         if plan.raw:
             spans = " OR ".join(
@@ -228,25 +236,16 @@ class DuckDBStore(AnswersBySql):
                 f"WHERE pbx_id IN (SELECT unnest($pbx)) AND month >= $month_start "
                 f"AND month < $month_end"
             )
-        totals = ", ".join(f"SUM({m}) AS {m}" for m in MEASURE_NAMES)
-        ctes = (
-            f"parts AS ({' UNION ALL '.join(parts)}),\n"
-            f"m AS (SELECT pbx_id, extension, {totals} FROM parts GROUP BY pbx_id, extension)"
+        # SUM widens BIGINT to HUGEINT; the answer's arithmetic is on int64 columns.
+        totals = ", ".join(f"CAST(SUM({m}) AS BIGINT) AS {m}" for m in MEASURE_NAMES)
+        sql = (
+            f"SELECT pbx_id, extension, {totals} FROM ({' UNION ALL '.join(parts)}) "
+            "GROUP BY pbx_id, extension"
         )
-        sql = answer_sql("m", "directory", version, as_json=as_json, ctes=ctes)
-        self._summary_sql[shape] = sql
+        self._measures_sql[shape] = sql
         return sql
 
-    def _answer(self, pbx_ids: Sequence[str], window: UtcWindow, version: int, *, as_json: bool):
-        sql, params = self._planned(pbx_ids, window, version, as_json=as_json)
-        # A cursor per query: the server answers from several threads at once.
-        with self.con.cursor() as cur:
-            result = cur.execute(sql, params)
-            return result.fetchone() if as_json else result.fetchall()
-
-    def _planned(
-        self, pbx_ids: Sequence[str], window: UtcWindow, version: int, *, as_json: bool
-    ) -> tuple[str, dict[str, object]]:
+    def _answer(self, pbx_ids: Sequence[str], window: UtcWindow, version: int) -> Answer:
         plan = plan_window(window)
         params: dict[str, object] = {"pbx": list(pbx_ids)}
         for i, w in enumerate(plan.raw):
@@ -255,7 +254,32 @@ class DuckDBStore(AnswersBySql):
             params[f"day_start_{i}"], params[f"day_end_{i}"] = first, end
         if plan.months is not None:
             params["month_start"], params["month_end"] = plan.months
-        return self._summary_query(version, plan, as_json=as_json), params
+        # A cursor per query: the server answers from several threads at once.
+        with self.con.cursor() as cur:
+            measures = cur.sql(self._measures_query(plan), params=params).to_arrow_table()
+        return build_answer(measures, self._directory_index(), version)
+
+    def _directory_index(self) -> DirectoryIndex:
+        """The directory prepared for answers, rebuilt after a write changed the directory."""
+        index = self._index
+        if index is not None:
+            return index
+        with self._index_lock:
+            if self._index is not None:
+                return self._index
+            seen = self._directory_version
+            with self.con.cursor() as cur:
+                table = cur.sql(f"SELECT {', '.join(directory.COLUMNS)} FROM directory")
+                index = DirectoryIndex.build(table.to_arrow_table())
+            # A write that committed meanwhile may not be in what was read: keep it only if
+            # none did (an extension it lacks is still answered, by the index's slow path).
+            if seen == self._directory_version:
+                self._index = index
+            return index
+
+    def _directory_changed(self) -> None:
+        self._directory_version += 1
+        self._index = None
 
     def pbx_ids(self) -> list[str]:
         with self.con.cursor() as cur:
