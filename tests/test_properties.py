@@ -78,6 +78,7 @@ class Scratch:
     def load(self, legs) -> DuckDBStore:
         for table in ("legs", "directory", "pbxes", "agg_day", "agg_month"):
             self.store.con.execute(f"DELETE FROM {table}")
+        self.store._directory_changed()  # the directory went behind the store's back
         self.n += 1
         if legs:
             self.store.ingest(open_source(write_legs_csv(self.dir / f"l{self.n}.csv", legs)))

@@ -62,6 +62,34 @@ RING_MS_SQL = "(coalesce(connect_time, end_time) - start_time)"
 TALK_MS_SQL = "(CASE WHEN connect_time IS NULL THEN 0 ELSE end_time - connect_time END)"
 
 
+#: Per counted leg, what its credits carry besides who and which way.
+LEG_QUANTITIES: tuple[tuple[str, str], ...] = (
+    ("answered", ANSWERED_SQL),
+    ("abandoned", "abandoned"),
+    ("voicemail", "voicemail"),
+    ("leg_ring_ms", RING_MS_SQL),
+    ("leg_talk_ms", TALK_MS_SQL),
+)
+
+
+@dataclass(frozen=True)
+class CreditSide:
+    """One side a counted leg is credited to, when that side is an extension."""
+
+    #: The leg column naming the extension credited.
+    extension: str
+    #: The other side; the credit is internal when it is an extension too.
+    other: str
+    inbound: bool
+
+
+#: A leg is credited to its callee (inbound) and to its caller (outbound).
+CREDIT_SIDES = (
+    CreditSide("callee_ext", "caller_ext", inbound=True),
+    CreditSide("caller_ext", "callee_ext", inbound=False),
+)
+
+
 def credits_sql(counted_legs: str, carry: Sequence[str] = ()) -> str:
     """Credit each counted leg to its callee (inbound) and its caller (outbound).
 
@@ -69,21 +97,43 @@ def credits_sql(counted_legs: str, carry: Sequence[str] = ()) -> str:
     :data:`COUNTED_LEG_PREDICATE`. A leg is internal when both sides are extensions.
     ``carry`` names columns of ``counted_legs`` passed through (a rollup key, a sign).
     """
-    common = (
-        f"{ANSWERED_SQL} AS answered, abandoned, voicemail, "
-        f"{RING_MS_SQL} AS leg_ring_ms, {TALK_MS_SQL} AS leg_talk_ms"
-    )
+    common = ", ".join(f"{sql} AS {name}" if sql != name else name for name, sql in LEG_QUANTITIES)
     if carry:
         common += ", " + ", ".join(carry)
-    return (
-        f"SELECT pbx_id, callee_ext AS extension, {SQL_TRUE} AS inbound, "
-        f"caller_ext IS NOT NULL AS internal, {common} "
-        f"FROM {counted_legs} WHERE callee_ext IS NOT NULL\n"
-        f"UNION ALL\n"
-        f"SELECT pbx_id, caller_ext AS extension, {SQL_FALSE} AS inbound, "
-        f"callee_ext IS NOT NULL AS internal, {common} "
-        f"FROM {counted_legs} WHERE caller_ext IS NOT NULL"
+    return "\nUNION ALL\n".join(
+        f"SELECT pbx_id, {side.extension} AS extension, "
+        f"{SQL_TRUE if side.inbound else SQL_FALSE} AS inbound, "
+        f"{side.other} IS NOT NULL AS internal, {common} "
+        f"FROM {counted_legs} WHERE {side.extension} IS NOT NULL"
+        for side in CREDIT_SIDES
     )
+
+
+def credited_legs_sql(counted_legs: str, key_sql: Callable[[str], str]) -> str:
+    """One row per counted leg with what :func:`credits_from_legs` needs: per side whether
+    it is an extension and its key (``key_sql(column)``, e.g. a hash of PBX and extension),
+    and the leg's quantities. A leg read once, instead of once per side."""
+    sides = ", ".join(
+        f"{side.extension} IS NOT NULL AS has_{side.extension}, "
+        f"{key_sql(side.extension)} AS key_{side.extension}"
+        for side in CREDIT_SIDES
+    )
+    quantities = ", ".join(f"{sql} AS {name}" for name, sql in LEG_QUANTITIES)
+    return f"SELECT {sides}, {quantities} FROM {counted_legs}"
+
+
+def credits_from_legs(legs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The twin of :func:`credits_sql` over columns of :func:`credited_legs_sql`: each
+    credit's key and its credit columns (those of :data:`CREDIT_COLUMNS` after the key)."""
+    keys, columns = [], {c: [] for c in CREDIT_COLUMNS[2:]}
+    for side in CREDIT_SIDES:
+        credited = legs[f"has_{side.extension}"]
+        keys.append(legs[f"key_{side.extension}"][credited])
+        columns["inbound"].append(np.full(int(credited.sum()), side.inbound))
+        columns["internal"].append(legs[f"has_{side.other}"][credited])
+        for name, _sql in LEG_QUANTITIES:
+            columns[name].append(legs[name][credited])
+    return np.concatenate(keys), {c: np.concatenate(parts) for c, parts in columns.items()}
 
 
 # --- layer 1: additive measures over credits -----------------------------------------------
@@ -151,18 +201,6 @@ class Measure:
             value = f"{value} * {weight}"
         return f"SUM(CASE WHEN {self.where} THEN {value} ELSE 0 END)"
 
-    def per_group(
-        self, credits: Mapping[str, np.ndarray], groups: np.ndarray, n: int
-    ) -> np.ndarray:
-        """This measure per group over credit columns, ``groups`` giving each credit's group
-        in ``range(n)``. The float sums of ``bincount`` are exact below 2**53: far above a
-        window's raw edges, which are never more than two partial days."""
-        selected = self.condition.evaluate(credits)
-        if self.sum_of is None:
-            return np.bincount(groups[selected], minlength=n)
-        weights = credits[self.sum_of][selected]
-        return np.bincount(groups[selected], weights=weights, minlength=n).astype(np.int64)
-
 
 _IX = INBOUND & ~INTERNAL
 _IN = INBOUND & INTERNAL
@@ -193,6 +231,39 @@ MEASURES: tuple[Measure, ...] = (
 MEASURE_NAMES = tuple(m.name for m in MEASURES)
 
 
+def measures_per_group(
+    credits: Mapping[str, np.ndarray], groups: np.ndarray, n: int
+) -> dict[str, np.ndarray]:
+    """Every measure per group over whole columns of credits (the raw edges of a window),
+    ``groups`` giving each credit's group in ``range(n)``: the numpy twin of
+    :func:`measures_sql`.
+
+    One pass instead of one per measure: a credit's pattern says which conditions it meets;
+    credits are counted and summed per (group, pattern), and a measure adds up the patterns
+    meeting its condition. The float sums of ``bincount`` are exact below 2**53, far above
+    what a window's raw edges (never more than two partial days) can sum to.
+    """
+    pattern = np.zeros(len(groups), dtype=np.int64)
+    for bit, m in enumerate(MEASURES):
+        pattern |= m.condition.evaluate(credits).astype(np.int64) << bit
+    seen = np.flatnonzero(np.bincount(pattern, minlength=1))
+    place = np.zeros(int(seen[-1]) + 1 if len(seen) else 1, dtype=np.int64)
+    place[seen] = np.arange(len(seen))
+    cells = groups * len(seen) + place[pattern]
+    size = n * len(seen)
+    tallies: dict[str | None, np.ndarray] = {None: np.bincount(cells, minlength=size)}
+    for column in {m.sum_of for m in MEASURES} - {None}:
+        tallies[column] = np.bincount(cells, weights=credits[column], minlength=size)
+    meets = (seen[:, None] >> np.arange(len(MEASURES))) & 1 == 1  # pattern x measure
+    return {
+        m.name: tallies[m.sum_of]
+        .reshape(n, len(seen))[:, meets[:, bit]]
+        .sum(axis=1)
+        .astype(np.int64)
+        for bit, m in enumerate(MEASURES)
+    }
+
+
 def measures_sql(
     credits: str,
     group_by: Sequence[str] = ("pbx_id", "extension"),
@@ -211,13 +282,6 @@ def measures_sql(
 
 #: Measures whose sum is the number of credited legs: a row exists only where it is > 0.
 CREDIT_COUNT_MEASURES = ("ext_in_total", "int_in_total", "ext_out_total", "int_out_total")
-CREDIT_COUNT_SQL = " + ".join(f"{{t}}{name}" for name in CREDIT_COUNT_MEASURES)
-
-
-def credit_count_sql(table: str = "") -> str:
-    """The number of credited legs of a measures row (optionally qualified by ``table``)."""
-    prefix = f"{table}." if table else ""
-    return CREDIT_COUNT_SQL.format(t=prefix)
 
 
 # --- layer 2: the 45 fields -----------------------------------------------------------------
@@ -467,11 +531,6 @@ def select_fields_sql(
         expr = field_sql(f, floor_div=floor_div, by_alias=lateral_aliases)
         items.append(f"CAST({expr} AS {sql_type}) AS {q(f.name)}")
     return ",\n  ".join(items)
-
-
-def answer_columns_sql(version: int) -> str:
-    """The columns of an answer of ``version``, in spec order, from :func:`select_fields_sql`."""
-    return ", ".join(q(f.name) for f in fields_for(version))
 
 
 # --- §4: rows --------------------------------------------------------------------------------

@@ -55,14 +55,19 @@ class DirectoryIndex:
 
     table: pa.Table
     keys: pa.Array
-    rank: np.ndarray
+    #: Rows in the answer's row order.
+    order: np.ndarray
     fields: dict[str, pa.Array]
     json_head: pa.Array
     json_tail: pa.Array
+    #: An engine's 64-bit hash of each row's key; None when not given or when two rows
+    #: share a hash.
+    key_hashes: pa.Array | None = None
 
     @classmethod
-    def build(cls, table: pa.Table) -> DirectoryIndex:
-        """From directory rows (``directory.COLUMNS``; nulls where a value is unknown)."""
+    def build(cls, table: pa.Table, key_hashes: np.ndarray | None = None) -> DirectoryIndex:
+        """From directory rows (``directory.COLUMNS``; nulls where a value is unknown) and,
+        optionally, the engine's hash of each row's (PBX, extension)."""
         table = table.select(list(directory.COLUMNS)).combine_chunks()
         columns = {c: table.column(c).combine_chunks() for c in directory.COLUMNS}
         fields = directory_field_arrays(columns)
@@ -73,15 +78,13 @@ class DirectoryIndex:
         order = sorted(
             range(len(pbx_ids)), key=lambda i: (pbx_ids[i], extension_sort_key(extensions[i]))
         )
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order), dtype=np.int64)
         head_names, tail_names = [f.name for f in _HEAD], [f.name for f in _TAIL]
         head = zip(*(fields[name].to_pylist() for name in head_names), strict=True)
         tail = zip(*(fields[name].to_pylist() for name in tail_names), strict=True)
         return cls(
             table=table,
             keys=lookup_keys(columns["pbx_id"], columns["extension"]),
-            rank=rank,
+            order=np.asarray(order, dtype=np.int64),
             fields=fields,
             # '{"PbxId":...,"Department":"..."' and ',"Email":...,"UserName":"..."}'
             json_head=pa.array(
@@ -92,11 +95,27 @@ class DirectoryIndex:
                 [b"," + orjson.dumps(dict(zip(tail_names, row, strict=True)))[1:] for row in tail],
                 pa.string(),
             ),
+            **_hash_lookup(key_hashes),
         )
 
     @classmethod
     def empty(cls) -> DirectoryIndex:
         return cls.build(pa.table({c: pa.array([], pa.string()) for c in directory.COLUMNS}))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def rows_of_keys(self, pbx_ids: pa.Array, extensions: pa.Array) -> pa.Array:
+        """The row of each (PBX, extension); null where the directory lacks it."""
+        return pc.index_in(lookup_keys(pbx_ids, extensions), value_set=self.keys)
+
+    def rows_of_hashes(self, hashes: np.ndarray) -> np.ndarray | None:
+        """The row of each key hash, or None when one is not in the directory (or hashes
+        are not usable): the caller then looks its keys up by :meth:`rows_of_keys`."""
+        if self.key_hashes is None:
+            return None
+        rows = pc.index_in(pa.array(hashes), value_set=self.key_hashes)
+        return None if rows.null_count else rows.to_numpy()
 
     def with_rows_for(self, pbx_ids: pa.Array, extensions: pa.Array) -> DirectoryIndex:
         """This index and rows of unknown people for extensions it lacks. Stores add a
@@ -105,6 +124,12 @@ class DirectoryIndex:
         unknown = {c: pa.nulls(len(pbx_ids), pa.string()) for c in directory.COLUMNS}
         unknown["pbx_id"], unknown["extension"] = pbx_ids, extensions
         return DirectoryIndex.build(pa.concat_tables([self.table, pa.table(unknown)]))
+
+
+def _hash_lookup(key_hashes: np.ndarray | None) -> dict[str, pa.Array]:
+    if key_hashes is None or len(np.unique(key_hashes)) < len(key_hashes):
+        return {}  # none, or a collision: every lookup goes by key instead
+    return {"key_hashes": pa.array(key_hashes)}
 
 
 @dataclass(frozen=True)
@@ -167,24 +192,33 @@ def _closers(n: int) -> pa.Array:
 
 def build_answer(measures: pa.Table, index: DirectoryIndex, version: int) -> Answer:
     """The answer over ``measures``: one row of summed measures (BIGINT) per PBX and extension,
-    in any order. Rows whose legs all moved out of the window (no credit left) are dropped."""
+    in any order."""
     fields_for(version)  # refuse an unknown version before any work
-    values = {m: measures.column(m).to_numpy() for m in MEASURE_NAMES}
-    kept = pa.array(np.flatnonzero(credit_counts(values) > 0), pa.int64())
-    pbx_ids = measures.column("pbx_id").take(kept).combine_chunks()
-    extensions = measures.column("extension").take(kept).combine_chunks()
-    where = pc.index_in(lookup_keys(pbx_ids, extensions), value_set=index.keys)
+    pbx_ids = measures.column("pbx_id").combine_chunks()
+    extensions = measures.column("extension").combine_chunks()
+    where = index.rows_of_keys(pbx_ids, extensions)
     if where.null_count:
         lacking = pc.is_null(where)
         index = index.with_rows_for(pbx_ids.filter(lacking), extensions.filter(lacking))
-        where = pc.index_in(lookup_keys(pbx_ids, extensions), value_set=index.keys)
-    rows_of_index = where.to_numpy()
-    order = np.argsort(index.rank[rows_of_index], kind="stable")
-    picked = kept.to_numpy()[order]
-    numbers = measure_field_arrays({m: v[picked] for m, v in values.items()})
-    return Answer(version, numbers, index, rows_of_index[order])
+        where = index.rows_of_keys(pbx_ids, extensions)
+    rows = where.to_numpy()
+    per_row = {m: np.zeros(len(index), dtype=np.int64) for m in MEASURE_NAMES}
+    for m, values in per_row.items():
+        values[rows] = measures.column(m).to_numpy()
+    return answer_of(per_row, index, version)
+
+
+def answer_of(per_row: dict[str, np.ndarray], index: DirectoryIndex, version: int) -> Answer:
+    """The answer over measures per directory row (arrays as long as the index). Rows
+    without a credit (nobody called, or their legs all moved out of the window) are left
+    out."""
+    fields_for(version)
+    credited = credit_counts(per_row)
+    rows = index.order[credited[index.order] > 0]
+    numbers = measure_field_arrays({m: v[rows] for m, v in per_row.items()})
+    return Answer(version, numbers, index, rows)
 
 
 def credit_counts(values: dict[str, np.ndarray]) -> np.ndarray:
-    """The number of credited legs per measures row (:func:`credit_count_sql`'s twin)."""
+    """The number of credited legs per measures row: a row exists only where it is > 0."""
     return functools.reduce(np.add, (values[m] for m in CREDIT_COUNT_MEASURES))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from workanalytics import directory
@@ -21,12 +22,15 @@ from workanalytics.legs import COLUMN_NAMES, IDENTITY, lit, q, store_table_ddl
 from workanalytics.metrics import (
     COUNTED_LEG_PREDICATE,
     MEASURE_NAMES,
+    credited_legs_sql,
+    credits_from_legs,
     credits_sql,
+    measures_per_group,
     measures_sql,
 )
 from workanalytics.settings import DEFAULT_INGEST_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT
 from workanalytics.store import staging
-from workanalytics.store.answer import Answer, DirectoryIndex, build_answer
+from workanalytics.store.answer import Answer, DirectoryIndex, answer_of, build_answer
 from workanalytics.store.base import AnswersBySql, IngestReport, StoreBusyError, StoreError
 from workanalytics.store.rollups import ROLLUPS, compute_deltas, delta_sources
 from workanalytics.store.staging import quote_path
@@ -70,7 +74,6 @@ class DuckDBStore(AnswersBySql):
         if not read_only:
             self.con.execute(f"SET temp_directory = {quote_path(self.path.parent / 'tmp')}")
             self._create_schema()
-        self._measures_sql: dict[tuple, str] = {}
         self._index: DirectoryIndex | None = None
         self._index_lock = threading.Lock()
         self._directory_version = 0
@@ -206,58 +209,68 @@ class DuckDBStore(AnswersBySql):
 
     def _measures_query(self, plan: WindowPlan) -> str:
         """Summed measures per (PBX, extension) for a window plan: raw edges, whole days and
-        whole months, added."""
-        shape = (len(plan.raw), len(plan.days), plan.months is not None)
-        if shape in self._measures_sql:
-            return self._measures_sql[shape]
+        whole months, added. The answer's slow path, when the directory index lacks a key."""
         parts = []
         if plan.raw:
-            spans = " OR ".join(
-                f"(start_time >= $raw_start_{i} AND start_time < $raw_end_{i})"
-                for i in range(len(plan.raw))
-            )
-            counted = (
-                f"(SELECT * FROM legs WHERE pbx_id IN (SELECT unnest($pbx)) AND ({spans}) "
-                f"AND {COUNTED_LEG_PREDICATE})"
-            )
-            parts.append(measures_sql(credits_sql(counted)))
-        measures = ", ".join(MEASURE_NAMES)
-        if plan.days:
-            spans = " OR ".join(
-                f"(day >= $day_start_{i} AND day < $day_end_{i})" for i in range(len(plan.days))
-            )
-            parts.append(
-                f"SELECT pbx_id, extension, {measures} FROM agg_day "
-                f"WHERE pbx_id IN (SELECT unnest($pbx)) AND ({spans})"
-            )
-        if plan.months is not None:
-            parts.append(
-                f"SELECT pbx_id, extension, {measures} FROM agg_month "
-                f"WHERE pbx_id IN (SELECT unnest($pbx)) AND month >= $month_start "
-                f"AND month < $month_end"
-            )
-        # SUM widens BIGINT to HUGEINT; the answer's arithmetic is on int64 columns.
-        totals = ", ".join(f"CAST(SUM({m}) AS BIGINT) AS {m}" for m in MEASURE_NAMES)
-        sql = (
-            f"SELECT pbx_id, extension, {totals} FROM ({' UNION ALL '.join(parts)}) "
+            parts.append(measures_sql(credits_sql(_counted_legs(len(plan.raw)))))
+        rollups = _rollup_parts(plan)
+        if rollups:
+            parts.append(rollups)
+        return (
+            f"SELECT pbx_id, extension, {_BIGINT_TOTALS} FROM ({' UNION ALL '.join(parts)}) "
             "GROUP BY pbx_id, extension"
         )
-        self._measures_sql[shape] = sql
-        return sql
 
     def _answer(self, pbx_ids: Sequence[str], window: UtcWindow, version: int) -> Answer:
         plan = plan_window(window)
-        params: dict[str, object] = {"pbx": list(pbx_ids)}
-        for i, w in enumerate(plan.raw):
-            params[f"raw_start_{i}"], params[f"raw_end_{i}"] = w.start_ms, w.end_ms
-        for i, (first, end) in enumerate(plan.days):
-            params[f"day_start_{i}"], params[f"day_end_{i}"] = first, end
-        if plan.months is not None:
-            params["month_start"], params["month_end"] = plan.months
+        params = _plan_params(plan, pbx_ids)
+        index = self._directory_index()
         # A cursor per query: the server answers from several threads at once.
         with self.con.cursor() as cur:
-            measures = cur.sql(self._measures_query(plan), params=params).to_arrow_table()
-        return build_answer(measures, self._directory_index(), version)
+            per_row = self._measures_per_row(cur, plan, params, index)
+            if per_row is None:
+                measures = cur.sql(self._measures_query(plan), params=params)
+                return build_answer(measures.to_arrow_table(), index, version)
+        return answer_of(per_row, index, version)
+
+    def _measures_per_row(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        plan: WindowPlan,
+        params: dict[str, object],
+        index: DirectoryIndex,
+    ) -> dict[str, np.ndarray] | None:
+        """Measures per directory row: raw edges' credits summed in numpy, rollup rows summed
+        by DuckDB. Keys travel as DuckDB's hash of (PBX, extension), not as strings, which
+        cost more to hand over than everything else. None when a hash is not in the index."""
+        n = len(index)
+        per_row = {m: np.zeros(n, dtype=np.int64) for m in MEASURE_NAMES}
+        if plan.raw:
+            legs = cur.sql(
+                credited_legs_sql(_counted_legs(len(plan.raw)), _key_hash),
+                params={k: v for k, v in params.items() if k == "pbx" or k.startswith("raw_")},
+            ).to_arrow_table()
+            keys, credits = credits_from_legs(
+                {c: legs.column(c).to_numpy() for c in legs.column_names}
+            )
+            rows = index.rows_of_hashes(keys)
+            if rows is None:
+                return None
+            for m, values in measures_per_group(credits, rows, n).items():
+                per_row[m] += values
+        rollups = _rollup_parts(plan)
+        if rollups:
+            rolled = cur.sql(
+                f"SELECT {_key_hash('extension')} AS key_hash, {_BIGINT_TOTALS} "
+                f"FROM ({rollups}) GROUP BY pbx_id, extension",
+                params={k: v for k, v in params.items() if not k.startswith("raw_")},
+            ).to_arrow_table()
+            rows = index.rows_of_hashes(rolled.column("key_hash").to_numpy())
+            if rows is None:
+                return None
+            for m, values in per_row.items():
+                values[rows] += rolled.column(m).to_numpy()  # one rollup row per key
+        return per_row
 
     def _directory_index(self) -> DirectoryIndex:
         """The directory prepared for answers, rebuilt after a write changed the directory."""
@@ -269,8 +282,11 @@ class DuckDBStore(AnswersBySql):
                 return self._index
             seen = self._directory_version
             with self.con.cursor() as cur:
-                table = cur.sql(f"SELECT {', '.join(directory.COLUMNS)} FROM directory")
-                index = DirectoryIndex.build(table.to_arrow_table())
+                table = cur.sql(
+                    f"SELECT {', '.join(directory.COLUMNS)}, {_key_hash('extension')} AS key_hash "
+                    "FROM directory"
+                ).to_arrow_table()
+            index = DirectoryIndex.build(table, table.column("key_hash").to_numpy())
             # A write that committed meanwhile may not be in what was read: keep it only if
             # none did (an extension it lacks is still answered, by the index's slow path).
             if seen == self._directory_version:
@@ -305,3 +321,55 @@ class DuckDBStore(AnswersBySql):
 
     def close(self) -> None:
         self.con.close()
+
+
+#: SUM widens BIGINT to HUGEINT; answers add int64 columns.
+_BIGINT_TOTALS = ", ".join(f"CAST(SUM({m}) AS BIGINT) AS {m}" for m in MEASURE_NAMES)
+
+
+def _key_hash(extension: str) -> str:
+    """DuckDB's hash of a (PBX, extension) key: what answers look directory rows up by."""
+    return f"hash(pbx_id, {extension})"
+
+
+def _counted_legs(spans: int) -> str:
+    """Counted legs of the requested PBXs starting in any of ``spans`` raw windows."""
+    within = " OR ".join(
+        f"(start_time >= $raw_start_{i} AND start_time < $raw_end_{i})" for i in range(spans)
+    )
+    return (
+        f"(SELECT * FROM legs WHERE list_contains($pbx, pbx_id) AND ({within}) "
+        f"AND {COUNTED_LEG_PREDICATE})"
+    )
+
+
+def _rollup_parts(plan: WindowPlan) -> str:
+    """Rollup rows of the plan's whole days and months, unsummed; empty when it has none."""
+    measures = ", ".join(MEASURE_NAMES)
+    parts = []
+    if plan.days:
+        spans = " OR ".join(
+            f"(day >= $day_start_{i} AND day < $day_end_{i})" for i in range(len(plan.days))
+        )
+        parts.append(
+            f"SELECT pbx_id, extension, {measures} FROM agg_day "
+            f"WHERE list_contains($pbx, pbx_id) AND ({spans})"
+        )
+    if plan.months is not None:
+        parts.append(
+            f"SELECT pbx_id, extension, {measures} FROM agg_month "
+            "WHERE list_contains($pbx, pbx_id) AND month >= $month_start "
+            "AND month < $month_end"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def _plan_params(plan: WindowPlan, pbx_ids: Sequence[str]) -> dict[str, object]:
+    params: dict[str, object] = {"pbx": list(pbx_ids)}
+    for i, w in enumerate(plan.raw):
+        params[f"raw_start_{i}"], params[f"raw_end_{i}"] = w.start_ms, w.end_ms
+    for i, (first, end) in enumerate(plan.days):
+        params[f"day_start_{i}"], params[f"day_end_{i}"] = first, end
+    if plan.months is not None:
+        params["month_start"], params["month_end"] = plan.months
+    return params

@@ -1,0 +1,149 @@
+"""The column-wise answer: its numpy and Arrow twins of the SQL definitions, the directory
+index it answers with, and the index's life in the embedded store."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workanalytics import directory
+from workanalytics.metrics import (
+    FIELDS,
+    MEASURE_NAMES,
+    directory_field_arrays,
+    extension_sort_key,
+    field_sql,
+    measure_field_arrays,
+)
+from workanalytics.store.answer import DirectoryIndex, answer_of
+from workanalytics.timewindow import UtcWindow
+
+from conftest import Leg, StoreHelper
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+NUMERIC = [f for f in FIELDS if f.kind != "directory"]
+DIRECTORY_FIELDS = [f for f in FIELDS if f.kind == "directory"]
+
+small = st.integers(0, 5) | st.integers(0, 10**12)
+measure_rows = st.lists(st.fixed_dictionaries({m: small for m in MEASURE_NAMES}), max_size=12)
+text = st.sampled_from(
+    [None, "", "UE", "RG", "CQ", "a", 'q"uote', "back\\slash", "Zoë 日本", "\t\n"]
+)
+directory_rows = st.lists(
+    st.fixed_dictionaries({c: text for c in directory.COLUMNS[2:]}), min_size=1, max_size=12
+)
+
+
+def _sql_values(table: pa.Table, select: str, source: str) -> list[tuple]:
+    con = duckdb.connect()
+    con.register(source, table)
+    return con.sql(select).fetchall()
+
+
+@SETTINGS
+@given(rows=measure_rows)
+def test_numeric_fields_in_numpy_equal_their_sql(rows):
+    """Percentages and averages floor, divisions by zero give 0, as field_sql says."""
+    table = pa.table({m: pa.array([r[m] for r in rows], pa.int64()) for m in MEASURE_NAMES})
+    select = ", ".join(field_sql(f, measures="m") for f in NUMERIC)
+    expected = _sql_values(table, f"SELECT {select} FROM m_in AS m", "m_in")
+    arrays = measure_field_arrays({m: table.column(m).to_numpy() for m in MEASURE_NAMES})
+    got = list(zip(*(arrays[f.name].tolist() for f in NUMERIC), strict=True))
+    assert got == expected
+
+
+@SETTINGS
+@given(rows=directory_rows)
+def test_directory_fields_in_arrow_equal_their_sql(rows):
+    """Service type UE when unknown or empty; Email and UserName N/A unless a user has them."""
+    n = len(rows)
+    columns = {"pbx_id": ["acme"] * n, "extension": [str(i) for i in range(n)]}
+    columns |= {c: [r[c] for r in rows] for c in directory.COLUMNS[2:]}
+    table = pa.table({c: pa.array(v, pa.string()) for c, v in columns.items()})
+    select = ", ".join(field_sql(f, directory="d", measures="d") for f in DIRECTORY_FIELDS)
+    expected = _sql_values(table, f"SELECT {select} FROM d_in AS d", "d_in")
+    arrays = directory_field_arrays({c: table.column(c) for c in directory.COLUMNS})
+    got = list(zip(*(arrays[f.name].to_pylist() for f in DIRECTORY_FIELDS), strict=True))
+    assert got == expected
+
+
+def _directory(extensions: list[str], **values: list[str | None]) -> pa.Table:
+    n = len(extensions)
+    columns = {c: values.get(c, [None] * n) for c in directory.COLUMNS[2:]}
+    columns |= {"pbx_id": ["acme"] * n, "extension": extensions}
+    return pa.table({c: pa.array(columns[c], pa.string()) for c in directory.COLUMNS})
+
+
+def test_the_index_orders_rows_by_the_one_sort_key():
+    extensions = ["100", "99", "abc", "0100", "9", "10a", "1000"]
+    index = DirectoryIndex.build(_directory(extensions))
+    in_order = [extensions[i] for i in index.order]
+    assert in_order == sorted(extensions, key=extension_sort_key)
+
+
+def test_the_answer_json_is_orjsons_for_any_names():
+    names = ['Zoë "Z"', "back\\slash", "tab\tnew\nline", "\x01\x1f", "日本", "🙂", ""]
+    index = DirectoryIndex.build(
+        _directory(
+            [str(i) for i in range(len(names))],
+            first_name=names,
+            last_name=list(reversed(names)),
+            email=["e@x.test"] * len(names),
+            username=names,
+        )
+    )
+    per_row = {m: np.arange(len(names), dtype=np.int64) * 7 for m in MEASURE_NAMES}
+    for version in (1, 2):
+        answer = answer_of(per_row, index, version)
+        assert answer.json() == orjson.dumps(answer.result().as_dicts())
+        assert len(answer) == len(names) - 1  # the row of zeros is no answer row
+
+
+def test_hash_lookup_finds_rows_and_refuses_unknown_or_colliding_hashes():
+    table = _directory(["1", "2", "3"])
+    index = DirectoryIndex.build(table, np.array([30, 10, 20], dtype=np.uint64))
+    assert index.rows_of_hashes(np.array([20, 30, 20], dtype=np.uint64)).tolist() == [2, 0, 2]
+    assert index.rows_of_hashes(np.array([20, 40], dtype=np.uint64)) is None
+    colliding = DirectoryIndex.build(table, np.array([30, 10, 30], dtype=np.uint64))
+    assert colliding.rows_of_hashes(np.array([10], dtype=np.uint64)) is None
+    assert DirectoryIndex.build(table).rows_of_hashes(np.array([10], dtype=np.uint64)) is None
+
+
+@pytest.fixture
+def helper(tmp_path):
+    helper = StoreHelper(tmp_path)
+    yield helper
+    helper.store.close()
+
+
+def test_the_store_answers_with_a_fresh_index_after_each_directory_change(helper):
+    whole = UtcWindow(0, 2**62)
+    helper.add([Leg()])
+    assert helper.row("1001", window=whole)["FirstName"] == ""
+    helper.add_directory([dict(pbx_id="acme", extension="1001", first_name="Jane")])
+    assert helper.row("1001", window=whole)["FirstName"] == "Jane"
+    # A leg naming a new extension: its row comes from the rebuilt index, not the slow path.
+    helper.add([Leg(call_id="c2", callee="1002", callee_ext="1002")])
+    index = helper.store._directory_index()
+    assert "1002" in index.fields["Extension"].to_pylist()
+    assert index.key_hashes is not None
+    assert [r["Extension"] for r in helper.summary(window=whole)] == ["1001", "1002"]
+
+
+def test_a_leg_the_directory_lacks_is_answered_by_key(helper):
+    """The slow path: an extension whose hash the index lacks is looked up by its key."""
+    helper.add([Leg(), Leg(call_id="c2", callee="1002", callee_ext="1002")])
+    helper.store._directory_index()  # built while 1002 is there...
+    helper.store.con.execute("DELETE FROM directory WHERE extension = '1002'")
+    helper.store._directory_changed()  # ...and rebuilt without it
+    window = UtcWindow(Leg().start_time, Leg().start_time + 1)  # raw legs only
+    rows = helper.summary(window=window)
+    assert [(r["Extension"], r["ServiceType"], r["External_Inbound_Total"]) for r in rows] == [
+        ("1001", "UE", 1),
+        ("1002", "UE", 1),
+    ]
