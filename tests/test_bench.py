@@ -138,12 +138,9 @@ def test_a_wrong_clickhouse_answer_stops_the_benchmark():
     right = b'[{"PbxId":"p"}]'
 
     def column(engine: bytes, http: bytes, status: int = 200):
-        store = SimpleNamespace(
-            extension_summary=lambda *_a, **_k: SimpleNamespace(to_json=lambda: engine)
-        )
-        response = SimpleNamespace(status_code=status, content=http, text=http.decode())
-        client = SimpleNamespace(get=lambda *_a, **_k: response)
-        return SimpleNamespace(store=store, http=client, headers={})
+        store = SimpleNamespace(extension_summary_json=lambda *_a, **_k: engine)
+        timed = SimpleNamespace(get=lambda *_a, **_k: (status, http))
+        return SimpleNamespace(store=store, timed=timed)
 
     args = argparse.Namespace(repeat=1)
     ok = bench._measure_clickhouse(args, column(right, right), "day", ["p"], None, {}, right)

@@ -7,7 +7,8 @@ answer.
 
 Contenders for a report:
 - ``engine``: the store's rollup path (what the API uses), answer bytes included;
-- ``http``: the same through the real server on loopback (token, request, answer);
+- ``http``: the same through the real server on loopback (token, request, whole body read
+  by the standard library's client, see :class:`TimedGet`);
 - ``duckdb-raw``: one plain DuckDB GROUP BY over the raw legs of the window;
 - ``pandas``: a straightforward pandas implementation over the window's legs;
 - ``postgres``: PostgreSQL (Debian's server, started here on loopback) holding the same legs
@@ -45,7 +46,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from http.client import HTTPConnection
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 import pyarrow.compute as pc
@@ -399,6 +402,7 @@ class ClickHouseColumn:
     svc: object | None = None  # Services over the ClickHouse store, once serving
     running: object | None = None  # its HTTP server
     http: object | None = None  # httpx.Client to it
+    timed: TimedGet | None = None  # what times it
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -454,15 +458,18 @@ class ClickHouseColumn:
         self.running = start_in_thread(settings, services=self.svc)
         self.http = httpx.Client(base_url=self.running.url + "/analytics/work", timeout=120)
         self.headers = _login(self.http, api_key)
+        self.timed = TimedGet(self.running.url + "/analytics/work", self.headers)
 
     def stop(self) -> None:
         """Stop the HTTP server and ClickHouse, and remove its files (a copy of every leg).
         Stopping twice is harmless."""
-        http, running, svc = self.http, self.running, self.svc
-        self.http = self.running = self.svc = None
+        http, timed, running, svc = self.http, self.timed, self.running, self.svc
+        self.http = self.timed = self.running = self.svc = None
         try:
             if http is not None:
                 http.close()
+            if timed is not None:
+                timed.__exit__()
             if running is not None:
                 running.stop()
             if svc is not None:
@@ -528,6 +535,31 @@ def _wait_for_merges(tcp_port: int, timeout_s: float = 900) -> float:
     finally:
         client.disconnect()
     return round(time.perf_counter() - started, 3)
+
+
+class TimedGet:
+    """GETs for timing, by the standard library's client: one keep-alive connection, each
+    body read whole in one call. httpx gathers a 5 MB body in 64 KB pieces and spends about
+    6 ms of its own on it: the client's cost, not the service's."""
+
+    def __init__(self, base_url: str, headers: dict[str, str]):
+        parts = urlsplit(base_url)
+        self.prefix = parts.path.rstrip("/")
+        self.headers = headers
+        self.connection = HTTPConnection(parts.hostname, parts.port, timeout=120)
+
+    def get(self, path: str, params: dict[str, str]) -> tuple[int, bytes]:
+        self.connection.request(
+            "GET", f"{self.prefix}{path}?{urlencode(params)}", headers=self.headers
+        )
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+    def __enter__(self) -> TimedGet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.connection.close()
 
 
 def _login(http, api_key: str) -> dict[str, str]:
@@ -921,7 +953,8 @@ def main(argv: list[str] | None = None) -> int:
         if ch is not None:
             ch.serve()
             _check_clickhouse_holds_the_same(ch, store, pbx_ids)
-        _measure_windows(args, store, pbx_ids, http, headers, pg, results, ch)
+        timed = cleanup.enter_context(TimedGet(server.url + "/analytics/work", headers))
+        _measure_windows(args, store, pbx_ids, timed, pg, results, ch)
         # The load phase has the machine to itself (stopping twice is harmless).
         if pg is not None:
             pg.stop()
@@ -967,21 +1000,23 @@ def _check_clickhouse_holds_the_same(ch: ClickHouseColumn, store, pbx_ids: list[
         raise SystemExit(f"ClickHouse holds {ch_legs} legs, the embedded store {legs}")
 
 
-def _measure_windows(args, store, pbx_ids, http, headers, pg, results, ch=None) -> None:
+def _measure_windows(args, store, pbx_ids, timed: TimedGet, pg, results, ch=None) -> None:
     raw_sql = raw_duckdb_sql()
     pg_sql = raw_postgres_sql()
     for name, (start, end) in windows(args.days).items():
         window = resolve_window(start, end, TIME_ZONE, retention_years=0)
         engine_ms, answer = _median_of(
-            lambda w=window: store.extension_summary(pbx_ids, w).to_json(), args.repeat
+            lambda w=window: store.extension_summary_json(pbx_ids, w), args.repeat
         )
+        if answer != store.extension_summary(pbx_ids, window).to_json():
+            raise SystemExit(f"{name}: the engine's body differs from its rows written by orjson")
         expected = orjson.loads(answer)
         query = {"pbxId": "allpbxes", "startTime": start, "endTime": end, "timeZone": TIME_ZONE}
-        http_ms, response = _median_of(
-            lambda q=query: http.get("/v2/extsum", params=q, headers=headers), args.repeat
+        http_ms, (status, body) = _median_of(
+            lambda q=query: timed.get("/v2/extsum", q), args.repeat
         )
-        if response.content != answer:
-            raise SystemExit(f"{name}: the HTTP answer differs from the engine's")
+        if status != 200 or body != answer:
+            raise SystemExit(f"{name}: the HTTP answer (status {status}) differs from the engine's")
         params = {"pbx": pbx_ids, "start": window.start_ms, "end": window.end_ms}
         raw_ms, raw_rows = _median_of(
             lambda p=params: store.con.execute(raw_sql, p).fetchall(), args.repeat
@@ -1021,16 +1056,14 @@ def _measure_clickhouse(args, ch, name, pbx_ids, window, query, answer: bytes) -
     if ch is None:
         return {"clickhouse_engine_ms": None, "clickhouse_http_ms": None}
     engine_ms, ch_answer = _median_of(
-        lambda: ch.store.extension_summary(pbx_ids, window).to_json(), args.repeat
+        lambda: ch.store.extension_summary_json(pbx_ids, window), args.repeat
     )
     if ch_answer != answer:
         raise SystemExit(f"{name}: the ClickHouse engine's answer differs from the embedded one's")
-    http_ms, response = _median_of(
-        lambda: ch.http.get("/v2/extsum", params=query, headers=ch.headers), args.repeat
-    )
-    if response.status_code != 200:
-        raise SystemExit(f"{name}: ClickHouse over HTTP: {response.status_code} {response.text}")
-    if response.content != answer:
+    http_ms, (status, body) = _median_of(lambda: ch.timed.get("/v2/extsum", query), args.repeat)
+    if status != 200:
+        raise SystemExit(f"{name}: ClickHouse over HTTP: {status} {body[:300]!r}")
+    if body != answer:
         raise SystemExit(f"{name}: the ClickHouse HTTP answer differs from the embedded engine's")
     return {
         "clickhouse_engine_ms": round(statistics.median(engine_ms), 2),
