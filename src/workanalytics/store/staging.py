@@ -24,11 +24,16 @@ from workanalytics.legs import (
     validated_select,
 )
 from workanalytics.store.base import MAX_REPORTED_ERRORS, IngestRejected, IngestReport, RowError
+from workanalytics.timewindow import DAY_MS
 
 LEG_COLUMNS_SQL = ", ".join(q(c) for c in COLUMN_NAMES)
 TEMP_TABLES = ("staged", "deduped", "old", "delta_day", "delta")
 TEMP_VIEWS = ("good",)
 _VIEWS = ("raw_source", "raw_again")
+
+
+#: Rows of a DuckDB row group: the grain at which zone maps find a window's legs.
+ROW_GROUP_ROWS = 122_880
 
 
 def stage(
@@ -39,9 +44,13 @@ def stage(
     skip_invalid: bool,
     reject_path: Path | None,
     reject_dir: Path,
-) -> None:
+) -> bool:
     """Read and check ``source`` into ``staged`` and ``good``; refuse it whole on a bad row
-    unless ``skip_invalid``, which writes the bad rows to a reject file instead."""
+    unless ``skip_invalid``, which writes the bad rows to a reject file instead.
+
+    Returns whether ``good`` keeps the file's order and that order already clusters legs by
+    start time (see :func:`_clustered`): then they can be stored as they come, unsorted.
+    """
     typed = source.typed_columns
     con.register("raw_source", source.reader())
     try:
@@ -73,7 +82,8 @@ def stage(
         report.reject_file = reject_path or _default_reject_path(reject_dir, source)
         _write_rejects(con, source, report.reject_file)
     good = f"SELECT {LEG_COLUMNS_SQL} FROM staged" + (f" WHERE {valid}" if bad else "")
-    if valid_ids < report.rows_read - bad:
+    deduplicated = valid_ids < report.rows_read - bad
+    if deduplicated:
         # Within one file the last row of an identity wins, as a replay of it would.
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE deduped AS {good} "
@@ -86,6 +96,23 @@ def stage(
     report.pbx_ids = [
         r[0] for r in con.execute("SELECT DISTINCT pbx_id FROM good ORDER BY 1").fetchall()
     ]
+    return not deduplicated and _clustered(con, valid)
+
+
+def _clustered(con: duckdb.DuckDBPyConnection, valid: str) -> bool:
+    """Whether the file, in its own order, already clusters legs by start time: each run of
+    a row group's rows spans at most twice what it would once sorted (or a day). CDR files
+    come in time order (by start, or by end, which is start plus at most hours), and so
+    stored as they come their row groups still let zone maps skip all but a window's own;
+    sorting ten million legs would cost more than reading, checking and writing them."""
+    ((widest, whole, groups),) = con.execute(
+        f"SELECT max(hi - lo), max(hi) - min(lo), count(*) FROM (SELECT min(start_time) AS lo, "
+        f"max(start_time) AS hi FROM staged WHERE {valid} "
+        f"GROUP BY {q(LINE_COLUMN)} // {ROW_GROUP_ROWS})"
+    ).fetchall()
+    if not groups:
+        return True
+    return widest <= max(DAY_MS, 2 * whole / groups)
 
 
 def clean_up(con: duckdb.DuckDBPyConnection) -> None:
