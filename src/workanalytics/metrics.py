@@ -229,6 +229,7 @@ MEASURES: tuple[Measure, ...] = (
     ),
 )
 MEASURE_NAMES = tuple(m.name for m in MEASURES)
+assert len(MEASURES) <= 24, "measures_per_group packs one bit per measure into a float32"
 
 
 def measures_per_group(
@@ -243,25 +244,26 @@ def measures_per_group(
     meeting its condition. The float sums of ``bincount`` are exact below 2**53, far above
     what a window's raw edges (never more than two partial days) can sum to.
     """
-    pattern = np.zeros(len(groups), dtype=np.int64)
-    for bit, m in enumerate(MEASURES):
-        pattern |= m.condition.evaluate(credits).astype(np.int64) << bit
+    met = np.stack([m.condition.evaluate(credits) for m in MEASURES])  # measure x credit
+    # Bit i set when measure i's condition is met: a dot product (float32 is exact to 2**24).
+    bits = (1 << np.arange(len(MEASURES))).astype(np.float32)
+    pattern = (bits @ met.astype(np.float32)).astype(np.int64)
     seen = np.flatnonzero(np.bincount(pattern, minlength=1))
     place = np.zeros(int(seen[-1]) + 1 if len(seen) else 1, dtype=np.int64)
     place[seen] = np.arange(len(seen))
     cells = groups * len(seen) + place[pattern]
     size = n * len(seen)
-    tallies: dict[str | None, np.ndarray] = {None: np.bincount(cells, minlength=size)}
-    for column in {m.sum_of for m in MEASURES} - {None}:
-        tallies[column] = np.bincount(cells, weights=credits[column], minlength=size)
-    meets = (seen[:, None] >> np.arange(len(MEASURES))) & 1 == 1  # pattern x measure
-    return {
-        m.name: tallies[m.sum_of]
-        .reshape(n, len(seen))[:, meets[:, bit]]
-        .sum(axis=1)
-        .astype(np.int64)
-        for bit, m in enumerate(MEASURES)
-    }
+    # pattern x measure, 1 where the pattern meets the measure's condition
+    meets = ((seen[:, None] >> np.arange(len(MEASURES))) & 1).astype(np.float64)
+    per_group: dict[str, np.ndarray] = {}
+    for column in {m.sum_of for m in MEASURES}:
+        weights = None if column is None else credits[column]
+        tally = np.bincount(cells, weights=weights, minlength=size).reshape(n, len(seen))
+        totals = tally.astype(np.float64) @ meets  # group x measure, exact as above
+        for bit, m in enumerate(MEASURES):
+            if m.sum_of == column:
+                per_group[m.name] = totals[:, bit].astype(np.int64)
+    return {m.name: per_group[m.name] for m in MEASURES}
 
 
 def measures_sql(
