@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from workanalytics.ingest import open_source
 from workanalytics.metrics import ADDITIVE_FIELDS, FIELDS
 from workanalytics.store import DuckDBStore
+from workanalytics.store.rollups import ROLLUPS
 from workanalytics.timewindow import UtcWindow, resolve_window
 
 from conftest import Leg, open_test_store, write_legs_csv
@@ -76,7 +77,7 @@ class Scratch:
         self.n = 0
 
     def load(self, legs) -> DuckDBStore:
-        for table in ("legs", "directory", "pbxes", "agg_day", "agg_month"):
+        for table in ("legs", "directory", "pbxes", *(table for table, _key in ROLLUPS)):
             self.store.con.execute(f"DELETE FROM {table}")
         self.store._directory_changed()  # the directory went behind the store's back
         self.n += 1

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workanalytics.timewindow import (
+    DAY_MS,
     EMPTY_WINDOW,
     UtcWindow,
     WindowError,
+    WindowPlan,
+    first_day_of_month,
+    plan_window,
     resolve_window,
     retention_cut,
 )
@@ -263,3 +270,35 @@ def test_only_ascii_digits_are_digits():
         resolve_window(
             f"{full_width_year}-01-01 00:00:00", "2026-01-01 00:00:00", "UTC", retention_years=0
         )
+
+
+# --- cutting a window into rollup pieces ---------------------------------------------------
+
+_MS = st.integers(-400 * DAY_MS, 800 * DAY_MS)
+
+
+def _pieces_ms(plan: WindowPlan) -> list[tuple[int, int]]:
+    """Every piece of a plan as a UTC span in ms."""
+    spans = [(w.start_ms, w.end_ms) for w in plan.raw]
+    spans += [(a * DAY_MS, b * DAY_MS) for a, b in plan.days]
+    if plan.months is not None:
+        first, end = plan.months
+        spans.append((first_day_of_month(first) * DAY_MS, first_day_of_month(end) * DAY_MS))
+    return sorted(spans)
+
+
+@settings(max_examples=300)
+@given(a=_MS, b=_MS)
+def test_a_plans_pieces_are_disjoint_and_make_up_the_window(a, b):
+    window = UtcWindow(min(a, b), max(a, b))
+    plan = plan_window(window)
+    spans = _pieces_ms(plan)
+    assert all(start < end for start, end in spans)
+    if window.is_empty:
+        assert spans == []
+    else:
+        assert spans[0][0] == window.start_ms and spans[-1][1] == window.end_ms
+        assert all(prev[1] == nxt[0] for prev, nxt in pairwise(spans))
+    assert sum(w.end_ms - w.start_ms for w in plan.raw) < 2 * DAY_MS  # partial days only
+    if plan.months is not None:  # whole months are never left as days
+        assert all(end - first < 31 for first, end in plan.days)

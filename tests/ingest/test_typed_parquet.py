@@ -25,6 +25,7 @@ from workanalytics.ingest import SourceError, open_source
 from workanalytics.ingest.sources import ParquetSource
 from workanalytics.legs import COLUMN_NAMES, COLUMNS, _blank_to_null, validated_select
 from workanalytics.store import DuckDBStore, IngestRejected
+from workanalytics.store.rollups import ROLLUPS
 
 T = 1_772_370_000_000  # 2026-03-01T13:00:00Z
 KINDS = {c.name: c.kind for c in COLUMNS}
@@ -165,7 +166,7 @@ def outcome(path: Path, root: Path) -> dict[str, object]:
             [(e.where, e.reason) for e in report.errors],
         )
         result["legs"] = store.con.execute("SELECT * FROM legs ORDER BY ALL").fetchall()
-        for table in ("agg_day", "agg_month", "directory", "pbxes"):
+        for table in (*(table for table, _key in ROLLUPS), "directory", "pbxes"):
             result[table] = store.con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
     result["rejects"] = rejects.read_text() if rejects.exists() else None
     return result
