@@ -198,6 +198,18 @@ class WindowPlan:
     days: tuple[tuple[int, int], ...]
     months: tuple[int, int] | None
 
+    def parameters(self) -> dict[str, int]:
+        """The pieces' bounds as named query parameters: ``raw_start_{i}``/``raw_end_{i}``
+        (ms), ``day_start_{i}``/``day_end_{i}`` and ``month_start``/``month_end``."""
+        params: dict[str, int] = {}
+        for i, w in enumerate(self.raw):
+            params[f"raw_start_{i}"], params[f"raw_end_{i}"] = w.start_ms, w.end_ms
+        for i, (first, end) in enumerate(self.days):
+            params[f"day_start_{i}"], params[f"day_end_{i}"] = first, end
+        if self.months is not None:
+            params["month_start"], params["month_end"] = self.months
+        return params
+
 
 def plan_window(window: UtcWindow) -> WindowPlan:
     if window.is_empty:

@@ -386,13 +386,7 @@ class ClickHouseStore(AnswersBySql):
 
     def _measures(self, pbx_ids: Sequence[str], window: UtcWindow) -> pa.Table:
         plan = plan_window(window)
-        params: dict[str, object] = {"pbx": tuple(pbx_ids)}
-        for i, w in enumerate(plan.raw):
-            params[f"raw_start_{i}"], params[f"raw_end_{i}"] = w.start_ms, w.end_ms
-        for i, (first, end) in enumerate(plan.days):
-            params[f"day_start_{i}"], params[f"day_end_{i}"] = first, end
-        if plan.months is not None:
-            params["month_start"], params["month_end"] = plan.months
+        params: dict[str, object] = {"pbx": tuple(pbx_ids), **plan.parameters()}
         sql = self._measures_query(len(plan.raw), len(plan.days), plan.months is not None)
         return self.ch.select(sql, params)
 

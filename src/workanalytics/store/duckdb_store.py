@@ -133,6 +133,7 @@ class DuckDBStore(AnswersBySql):
         finally:
             staging.clean_up(con)
             con.execute(f"SET memory_limit = {lit(self.memory_limit)}")
+            con.execute("RESET preserve_insertion_order")
         return report
 
     def _apply(self, report: IngestReport, *, sort: bool) -> None:
@@ -149,6 +150,8 @@ class DuckDBStore(AnswersBySql):
         ]
         # Clustered by start time, so a window's edges read few row groups of the table.
         order = " ORDER BY start_time" if sort else ""
+        if not sort:  # keeping the exact order would hold the whole file in memory
+            con.execute("SET preserve_insertion_order = false")  # reset by ingest()
         report.legs_stored = con.execute(
             f"INSERT INTO legs SELECT {staging.LEG_COLUMNS_SQL} FROM good{order}"
         ).fetchone()[0]
@@ -226,7 +229,7 @@ class DuckDBStore(AnswersBySql):
 
     def _answer(self, pbx_ids: Sequence[str], window: UtcWindow, version: int) -> Answer:
         plan = plan_window(window)
-        params = _plan_params(plan, pbx_ids)
+        params: dict[str, object] = {"pbx": list(pbx_ids), **plan.parameters()}
         index = self._directory_index()
         per_row = self._measures_per_row(plan, params, index)
         if per_row is None:
@@ -374,14 +377,3 @@ def _rollup_parts(plan: WindowPlan) -> str:
             "AND month < $month_end"
         )
     return " UNION ALL ".join(parts)
-
-
-def _plan_params(plan: WindowPlan, pbx_ids: Sequence[str]) -> dict[str, object]:
-    params: dict[str, object] = {"pbx": list(pbx_ids)}
-    for i, w in enumerate(plan.raw):
-        params[f"raw_start_{i}"], params[f"raw_end_{i}"] = w.start_ms, w.end_ms
-    for i, (first, end) in enumerate(plan.days):
-        params[f"day_start_{i}"], params[f"day_end_{i}"] = first, end
-    if plan.months is not None:
-        params["month_start"], params["month_end"] = plan.months
-    return params
