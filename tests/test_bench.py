@@ -231,3 +231,35 @@ def test_asterisk_master_csv_of_the_benchmark_ingests_every_row(tmp_path):
         path, tmp_path / "d", "--format", "asterisk-csv", "--source-tz", "America/New_York"
     )
     assert report["rows"] == 3000 and report["legs"] >= 3000
+
+
+def test_timed_gets_reconnect_when_the_server_closed_an_idle_connection():
+    """uvicorn closes a keep-alive connection after 5 idle seconds, and the baselines run
+    longer than that between two timed requests."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class ClosesAfterEachAnswer(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # says keep-alive, then hangs up anyway
+
+        def do_GET(self):
+            body = self.path.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ClosesAfterEachAnswer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/base"
+        with bench.TimedGet(url, {}) as timed:
+            for n in range(3):
+                assert timed.get("/x", {"n": str(n)}) == (200, f"/base/x?n={n}".encode())
+    finally:
+        server.shutdown()
+        server.server_close()

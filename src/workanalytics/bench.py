@@ -46,7 +46,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from http.client import HTTPConnection
+from http.client import HTTPConnection, RemoteDisconnected
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -549,10 +549,15 @@ class TimedGet:
         self.connection = HTTPConnection(parts.hostname, parts.port, timeout=120)
 
     def get(self, path: str, params: dict[str, str]) -> tuple[int, bytes]:
-        self.connection.request(
-            "GET", f"{self.prefix}{path}?{urlencode(params)}", headers=self.headers
-        )
-        response = self.connection.getresponse()
+        target = f"{self.prefix}{path}?{urlencode(params)}"
+        try:
+            self.connection.request("GET", target, headers=self.headers)
+            response = self.connection.getresponse()
+        except (RemoteDisconnected, ConnectionError):
+            # The server closes a connection left idle (while the baselines ran): reconnect.
+            self.connection.close()
+            self.connection.request("GET", target, headers=self.headers)
+            response = self.connection.getresponse()
         return response.status, response.read()
 
     def __enter__(self) -> TimedGet:
