@@ -3,6 +3,8 @@ index it answers with, and the index's life in the embedded store."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import duckdb
 import numpy as np
 import orjson
@@ -19,12 +21,14 @@ from workanalytics.metrics import (
     extension_sort_key,
     field_sql,
     measure_field_arrays,
+    measures_per_group,
 )
 from workanalytics.store.answer import DirectoryIndex, answer_of
 from workanalytics.timewindow import UtcWindow
 
 from conftest import Leg, StoreHelper
 
+T0 = 1_772_323_200_000  # 2026-03-01T00:00:00Z
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NUMERIC = [f for f in FIELDS if f.kind != "directory"]
 DIRECTORY_FIELDS = [f for f in FIELDS if f.kind == "directory"]
@@ -147,3 +151,59 @@ def test_a_leg_the_directory_lacks_is_answered_by_key(helper):
         ("1001", "UE", 1),
         ("1002", "UE", 1),
     ]
+
+
+def test_an_index_from_not_null_columns_takes_rows_for_unknown_people():
+    """chdb hands the directory over as NOT NULL strings; rows for extensions it lacks have
+    nulls, and still join it."""
+    strict = pa.schema([pa.field(c, pa.string(), nullable=False) for c in directory.COLUMNS])
+    filled = _directory(["1"], **{c: [""] for c in directory.COLUMNS[2:]})
+    index = DirectoryIndex.build(filled.cast(strict))
+    wider = index.with_rows_for(pa.array(["acme"]), pa.array(["2"]))
+    assert wider.fields["Extension"].to_pylist() == ["1", "2"]
+    assert wider.fields["ServiceType"].to_pylist() == ["UE", "UE"]
+
+
+def test_raw_sums_stay_exact_beyond_what_a_double_holds():
+    """Durations are validated up to 15 digits, so a day's sum can pass 2**53."""
+    big = 999_999_999_999_999
+    credits = {
+        "inbound": np.array([True] * 11),
+        "internal": np.zeros(11, dtype=bool),
+        "answered": np.zeros(11, dtype=bool),
+        "abandoned": np.ones(11, dtype=bool),
+        "voicemail": np.zeros(11, dtype=bool),
+        "leg_ring_ms": np.array([big - i for i in range(11)], dtype=np.int64),
+        "leg_talk_ms": np.zeros(11, dtype=np.int64),
+    }
+    sums = measures_per_group(credits, np.zeros(11, dtype=np.int64), 1)
+    assert sums["ring_ms"].tolist() == [sum(big - i for i in range(11))]
+    assert sums["abandoned_ring_ms"].tolist() == [sum(big - i for i in range(11))]
+
+
+def test_an_answer_read_across_a_commit_is_read_again_from_one_snapshot(helper):
+    """Raw legs and rollups are two queries; a commit landing between them must not give an
+    answer that mixes the database before and after it."""
+    day = 86_400_000
+    leg = Leg(start_time=T0 + day // 2, end_time=T0 + day // 2 + 60_000)  # a partial edge day
+    helper.add([leg])
+    window = UtcWindow(T0 + day // 4, T0 + 3 * day)  # raw edges and one whole day
+    store = helper.store
+    inner = store._measures_per_row
+
+    def with_a_commit_in_between(*args):
+        per_row = inner(*args)
+        # The leg moves to the whole day, and a new leg arrives, after the reads.
+        helper.add(
+            [
+                replace(leg, start_time=T0 + day + 5, end_time=T0 + day + 60_000),
+                Leg(call_id="c2", start_time=T0 + day + 9, end_time=T0 + day + 99),
+            ]
+        )
+        return per_row
+
+    store._measures_per_row = with_a_commit_in_between
+    (row,) = store.extension_summary(["acme"], window).as_dicts()
+    store._measures_per_row = inner
+    assert row["External_Inbound_Total"] == 2  # all of the database after the commit
+    assert store.extension_summary(["acme"], window).as_dicts() == [row]

@@ -241,8 +241,7 @@ def measures_per_group(
 
     One pass instead of one per measure: a credit's pattern says which conditions it meets;
     credits are counted and summed per (group, pattern), and a measure adds up the patterns
-    meeting its condition. The float sums of ``bincount`` are exact below 2**53, far above
-    what a window's raw edges (never more than two partial days) can sum to.
+    meeting its condition. Sums stay exact integers (see :func:`_tally`).
     """
     met = np.stack([m.condition.evaluate(credits) for m in MEASURES])  # measure x credit
     # Bit i set when measure i's condition is met: a dot product (float32 is exact to 2**24).
@@ -257,13 +256,33 @@ def measures_per_group(
     meets = ((seen[:, None] >> np.arange(len(MEASURES))) & 1).astype(np.float64)
     per_group: dict[str, np.ndarray] = {}
     for column in {m.sum_of for m in MEASURES}:
-        weights = None if column is None else credits[column]
-        tally = np.bincount(cells, weights=weights, minlength=size).reshape(n, len(seen))
-        totals = tally.astype(np.float64) @ meets  # group x measure, exact as above
+        tally = _tally(cells, None if column is None else credits[column], size)
+        tally = tally.reshape(n, len(seen))
+        if tally.size and np.abs(tally).sum(dtype=np.float64) < _EXACT_IN_FLOAT:
+            totals = (tally.astype(np.float64) @ meets).astype(np.int64)  # exact: see above
+        else:
+            totals = tally @ meets.astype(np.int64)
         for bit, m in enumerate(MEASURES):
             if m.sum_of == column:
-                per_group[m.name] = totals[:, bit].astype(np.int64)
+                per_group[m.name] = totals[:, bit]
     return {m.name: per_group[m.name] for m in MEASURES}
+
+
+#: Below this, float64 adds integers exactly (a margin under 2**53 for rounding the bound).
+_EXACT_IN_FLOAT = 2.0**52
+
+
+def _tally(cells: np.ndarray, weights: np.ndarray | None, size: int) -> np.ndarray:
+    """Per cell, the count of credits or the int64 sum of ``weights``: by ``bincount`` (in
+    float64) where every sum is sure to be exact, else by ``np.add.at`` in int64. Durations
+    are validated up to 15 digits, so a partial day's sum can pass 2**53."""
+    if weights is None:
+        return np.bincount(cells, minlength=size)
+    if np.abs(weights).sum(dtype=np.float64) < _EXACT_IN_FLOAT:
+        return np.bincount(cells, weights=weights, minlength=size).astype(np.int64)
+    sums = np.zeros(size, dtype=np.int64)
+    np.add.at(sums, cells, weights.astype(np.int64))
+    return sums
 
 
 def measures_sql(

@@ -43,6 +43,9 @@ assert all(
 ), "directory fields must open or close an answer object"
 
 
+_DIRECTORY_SCHEMA = pa.schema([(c, pa.string()) for c in directory.COLUMNS])
+
+
 def lookup_keys(pbx_ids: pa.Array, extensions: pa.Array) -> pa.Array:
     """One string per (PBX, extension), to find a row of one table in another."""
     return pc.binary_join_element_wise(pbx_ids, extensions, _KEY_SEPARATOR)
@@ -68,7 +71,9 @@ class DirectoryIndex:
     def build(cls, table: pa.Table, key_hashes: np.ndarray | None = None) -> DirectoryIndex:
         """From directory rows (``directory.COLUMNS``; nulls where a value is unknown) and,
         optionally, the engine's hash of each row's (PBX, extension)."""
-        table = table.select(list(directory.COLUMNS)).combine_chunks()
+        # Nullable strings whatever the engine said (chdb's are NOT NULL): rows for unknown
+        # people, with nulls, are appended to it.
+        table = table.select(list(directory.COLUMNS)).cast(_DIRECTORY_SCHEMA).combine_chunks()
         columns = {c: table.column(c).combine_chunks() for c in directory.COLUMNS}
         fields = directory_field_arrays(columns)
         pbx_ids = columns["pbx_id"].to_pylist()

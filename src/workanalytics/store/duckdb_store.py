@@ -8,8 +8,9 @@ write-ahead log makes a commit either whole or absent after a crash.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -78,6 +79,7 @@ class DuckDBStore(AnswersBySql):
         self._index: DirectoryIndex | None = None
         self._index_lock = threading.Lock()
         self._directory_version = 0
+        self._commits = CommitCounter()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="duckdb-rollups")
 
     def _create_schema(self) -> None:
@@ -124,7 +126,8 @@ class DuckDBStore(AnswersBySql):
             if check_pbx_ids is not None:
                 check_pbx_ids(report.pbx_ids)  # may refuse the file before anything is written
             self._apply(report, sort=not in_order)
-            con.execute("COMMIT")
+            with self._commits.committing():
+                con.execute("COMMIT")
             if report.new_extensions:
                 self._directory_changed()
         except BaseException:
@@ -202,7 +205,8 @@ class DuckDBStore(AnswersBySql):
             self.con.execute(
                 "INSERT INTO pbxes SELECT DISTINCT pbx_id FROM dir_in ON CONFLICT DO NOTHING"
             )
-            self.con.execute("COMMIT")
+            with self._commits.committing():
+                self.con.execute("COMMIT")
             self._directory_changed()
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -231,8 +235,11 @@ class DuckDBStore(AnswersBySql):
         plan = plan_window(window)
         params: dict[str, object] = {"pbx": list(pbx_ids), **plan.parameters()}
         index = self._directory_index()
+        seen = self._commits.stable()
         per_row = self._measures_per_row(plan, params, index)
-        if per_row is None:
+        # Raw legs and rollups were read by two queries, so in two snapshots: if a commit
+        # came between them, one statement reads it all again from one snapshot.
+        if per_row is None or not self._commits.unchanged_since(seen):
             measures = self._query(self._measures_query(plan), params)
             return build_answer(measures, index, version)
         return answer_of(per_row, index, version)
@@ -273,7 +280,7 @@ class DuckDBStore(AnswersBySql):
                 for m, values in measures_per_group(credits, rows, n).items():
                     per_row[m] += values
         if rolled is not None:
-            table = rolled.result()  # waited for even when the raw part failed: no stray query
+            table = rolled.result()
             rows = index.rows_of_hashes(table.column("key_hash").to_numpy())
             found = found and rows is not None
             if found:
@@ -308,8 +315,9 @@ class DuckDBStore(AnswersBySql):
             return index
 
     def _directory_changed(self) -> None:
-        self._directory_version += 1
-        self._index = None
+        with self._index_lock:  # not while an index is being built and kept
+            self._directory_version += 1
+            self._index = None
 
     def pbx_ids(self) -> list[str]:
         with self.con.cursor() as cur:
@@ -336,6 +344,33 @@ class DuckDBStore(AnswersBySql):
     def close(self) -> None:
         self._pool.shutdown()
         self.con.close()
+
+
+class CommitCounter:
+    """Commits of this process's store, counted twice (odd while one is under way): whether
+    two reads in separate snapshots saw the same database, as a sequence lock does."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def committing(self) -> Iterator[None]:
+        with self._lock:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count += 1
+
+    def stable(self) -> int | None:
+        """The count now, or None while a commit is under way."""
+        count = self._count
+        return None if count % 2 else count
+
+    def unchanged_since(self, seen: int | None) -> bool:
+        return seen is not None and self._count == seen
 
 
 #: SUM widens BIGINT to HUGEINT; answers add int64 columns.
