@@ -36,11 +36,11 @@ from workanalytics.metrics import (
 #: What joins a PBX and an extension into one lookup key (neither can contain it).
 _KEY_SEPARATOR = "\x00"
 #: The directory fields an answer object starts and ends with; numeric fields sit between.
-_HEAD = tuple(f for f in FIELDS[: next(i for i, f in enumerate(FIELDS) if f.kind != "directory")])
-_TAIL = tuple(f for f in FIELDS[len(_HEAD) :] if f.kind == "directory")
-assert all(
-    FIELDS.index(f) > max(FIELDS.index(g) for g in FIELDS if g.kind != "directory") for f in _TAIL
-), "directory fields must open or close an answer object"
+_NUMERIC_AT = [i for i, f in enumerate(FIELDS) if f.kind != "directory"]
+_HEAD, _TAIL = FIELDS[: _NUMERIC_AT[0]], FIELDS[_NUMERIC_AT[-1] + 1 :]
+assert len(_NUMERIC_AT) == _NUMERIC_AT[-1] + 1 - _NUMERIC_AT[0], (
+    "directory fields must open or close an answer object"
+)
 
 
 _DIRECTORY_SCHEMA = pa.schema([(c, pa.string()) for c in directory.COLUMNS])

@@ -78,7 +78,6 @@ class DuckDBStore(AnswersBySql):
             self._create_schema()
         self._index: DirectoryIndex | None = None
         self._index_lock = threading.Lock()
-        self._directory_version = 0
         self._commits = CommitCounter()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="duckdb-rollups")
 
@@ -301,22 +300,19 @@ class DuckDBStore(AnswersBySql):
         with self._index_lock:
             if self._index is not None:
                 return self._index
-            seen = self._directory_version
             with self.con.cursor() as cur:
                 table = cur.sql(
                     f"SELECT {', '.join(directory.COLUMNS)}, {_key_hash('extension')} AS key_hash "
                     "FROM directory"
                 ).to_arrow_table()
-            index = DirectoryIndex.build(table, table.column("key_hash").to_numpy())
-            # A write that committed meanwhile may not be in what was read: keep it only if
-            # none did (an extension it lacks is still answered, by the index's slow path).
-            if seen == self._directory_version:
-                self._index = index
-            return index
+            # Kept even if a write committed while it was read: that write's invalidation
+            # waits for this lock, so it clears this index right after.
+            self._index = DirectoryIndex.build(table, table.column("key_hash").to_numpy())
+            return self._index
 
     def _directory_changed(self) -> None:
-        with self._index_lock:  # not while an index is being built and kept
-            self._directory_version += 1
+        """Call after a commit that changed the directory."""
+        with self._index_lock:
             self._index = None
 
     def pbx_ids(self) -> list[str]:
