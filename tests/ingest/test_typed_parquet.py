@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from workanalytics.ingest import SourceError, open_source
 from workanalytics.ingest.sources import ParquetSource
 from workanalytics.legs import COLUMN_NAMES, COLUMNS, _blank_to_null, validated_select
-from workanalytics.store import DuckDBStore, IngestRejected
+from workanalytics.store import DuckDBStore, IngestRejected, staging
+from workanalytics.store.base import IngestReport
 from workanalytics.store.rollups import ROLLUPS
 
 T = 1_772_370_000_000  # 2026-03-01T13:00:00Z
@@ -469,6 +470,97 @@ def typed_tables(draw) -> pa.Table:
 def test_any_typed_file_has_the_outcome_of_its_text_twin(table: pa.Table):
     with tempfile.TemporaryDirectory() as tmp:
         assert_same_as_text(Path(tmp), table)
+
+
+# --- DuckDB's own Parquet reader against pyarrow's stream --------------------------------------
+
+
+class StreamedParquet(ParquetSource):
+    """The same file, its rows always streamed from pyarrow through Python."""
+
+    def native_scan(self) -> None:
+        return None
+
+
+def staged(source: ParquetSource) -> list[tuple]:
+    """Every row staging makes of a file, typed, with its line and reasons."""
+    con = duckdb.connect()
+    report = IngestReport(path=source.path, format=source.format_name)
+    staging.stage(
+        con, source, report, skip_invalid=True, reject_path=None, reject_dir=source.path.parent
+    )
+    return con.execute("SELECT * FROM staged ORDER BY _line").fetchall()
+
+
+def assert_native_as_streamed(path: Path) -> None:
+    assert staged(ParquetSource(path)) == staged(StreamedParquet(path))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(typed_tables(), st.booleans())
+def test_duckdb_reads_a_file_as_the_stream_does(table: pa.Table, as_text: bool):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "legs.parquet"
+        pq.write_table(text_table(table) if as_text else table, path, row_group_size=3)
+        assert_native_as_streamed(path)
+
+
+def test_a_plain_file_is_read_by_duckdb(tmp_path: Path):
+    path = tmp_path / "legs.parquet"
+    table = typed_table([row(), row(call_id="c2", start_time=None)], unit="us")
+    pq.write_table(table.drop_columns(["dnis", "cause"]), path)
+    assert ParquetSource(path).native_scan() is not None
+    assert_native_as_streamed(path)
+
+
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+@pytest.mark.parametrize("extreme", [2**63 - 1, -(2**63) + 1, -(2**63)])
+def test_instants_duckdb_would_not_read_as_stored_go_through_the_stream(
+    tmp_path: Path, unit: str, extreme: int
+):
+    """DuckDB reads the int64 extremes as infinities (nulls by epoch), and refuses a ms
+    count past its microseconds: such a file is read by pyarrow, and what the rule refuses
+    is named by row."""
+    path = tmp_path / "legs.parquet"
+    counts = [stamp(T, unit), extreme]
+    table = typed_table([row(), row(call_id="c2")], unit=unit)
+    table = table.set_column(
+        COLUMN_NAMES.index("start_time"), "start_time", pa.array(counts, pa.timestamp(unit))
+    )
+    pq.write_table(table, path)
+    assert ParquetSource(path).native_scan() is None
+    assert_native_as_streamed(path)
+    if unit == "ns":
+        return  # every int64 of ns is within the rule's bounds
+    with (
+        DuckDBStore(tmp_path / "s" / "legs.duckdb") as store,
+        pytest.raises(IngestRejected) as refused,
+    ):
+        store.ingest(open_source(path))
+    assert [(e.where, e.reason) for e in refused.value.errors] == [
+        (f"{path}: row 2", "start_time must be epoch milliseconds or ISO-8601 with an offset")
+    ]
+
+
+def test_a_column_of_another_type_goes_through_the_stream(tmp_path: Path):
+    path = tmp_path / "legs.parquet"
+    table = typed_table([row()])
+    table = table.set_column(
+        COLUMN_NAMES.index("hold_ms"), "hold_ms", pa.array([1.5], pa.float64())
+    )
+    pq.write_table(table, path)
+    assert ParquetSource(path).native_scan() is None
+
+
+def test_duckdb_reads_report_progress_to_the_end(tmp_path: Path):
+    path = tmp_path / "legs.parquet"
+    pq.write_table(typed_table([row(call_id=f"c{i}") for i in range(5_000)]), path)
+    seen: list[tuple[int, int]] = []
+    source = open_source(path, on_progress=lambda done, total: seen.append((done, total)))
+    assert source.native_scan() is not None
+    staged(source)
+    assert seen[-1] == (1000, 1000)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
 
 
 # --- the validator's guard around trim() --------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -124,6 +125,12 @@ class LegSource(ABC):
     @abstractmethod
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Raw batches in :attr:`raw_schema`; raises :class:`SourceError` for a bad file."""
+
+    def native_scan(self) -> str | None:
+        """A DuckDB query reading the rows of :meth:`batches` from the file itself, or None
+        when the batches must come from Python (:meth:`reader`). DuckDB reads a file on
+        every core, where a stream from Python reaches it on one."""
+        return None
 
     def reader(self) -> pa.RecordBatchReader:
         """The batches as a stream a query engine can scan.
@@ -407,6 +414,53 @@ def _epoch_ms(array: pa.Array) -> pa.Array:
     )
 
 
+#: Per Parquet time unit: DuckDB's epoch function for it, and the widest stored count it
+#: reads as is (beyond, it refuses a millisecond count; at the int64 extremes it reads an
+#: infinity).
+_PARQUET_UNITS = {
+    "milliseconds": ("us", 10**15),
+    "microseconds": ("us", 10**18),
+    "nanoseconds": ("ns", 2**63 - 2),
+}
+
+
+def _instant_unit_within_bounds(pf: pq.ParquetFile, name: str) -> str | None:
+    """The unit DuckDB gives ``name``'s timestamps in (``us`` or ``ns``), if the file's
+    statistics show every stored count within what it reads as is; else None."""
+    meta = pf.metadata
+    found = [i for i in range(meta.num_columns) if meta.schema.column(i).path == name]
+    if len(found) != 1:
+        return None
+    column = meta.schema.column(found[0])
+    logical = json.loads(column.logical_type.to_json() or "{}")
+    if column.physical_type != "INT64" or logical.get("timeUnit") not in _PARQUET_UNITS:
+        return None
+    unit, widest = _PARQUET_UNITS[logical["timeUnit"]]
+    for g in range(meta.num_row_groups):
+        chunk = meta.row_group(g).column(found[0])
+        stats = chunk.statistics
+        if stats is None:
+            return None
+        if not stats.has_min_max:
+            if stats.null_count == chunk.num_values:
+                continue  # nothing but nulls
+            return None
+        if not -widest <= stats.min_raw <= stats.max_raw <= widest:
+            return None
+    return unit
+
+
+def _floor_div_sql(value: str, by: int) -> str:
+    """``value`` divided by ``by``, floored (DuckDB's ``//`` truncates towards zero)."""
+    return f"(({value}) // {by} - CASE WHEN ({value}) % {by} < 0 THEN 1 ELSE 0 END)"
+
+
+def _is_text(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
 def _typed_column(array: pa.Array) -> pa.Array:
     """A Parquet column that :func:`_comes_typed` in its store type."""
     if pa.types.is_timestamp(array.type):
@@ -441,6 +495,45 @@ class ParquetSource(LegSource):
             return _typed_in(pq.read_schema(self.path))
         except (pa.ArrowInvalid, OSError):
             return frozenset()  # batches() says what is wrong with the file
+
+    def native_scan(self) -> str | None:
+        """DuckDB's own Parquet reader, wherever it is sure to give what :meth:`batches`
+        gives: text columns, and typed ones whose statistics keep every instant within what
+        DuckDB's timestamps hold as is (it turns the extremes into infinities, or refuses
+        them, where the text rule names the row). Anything else goes through pyarrow."""
+        try:
+            pf = pq.ParquetFile(self.path)
+        except (pa.ArrowInvalid, OSError):
+            return None  # batches() says what is wrong with the file
+        schema = pf.schema_arrow
+        self._check_columns(schema.names)
+        typed = self.typed_columns
+        if typed != _typed_in(schema):
+            return None
+        present = {f.name: f.type for f in schema if f.name in COLUMN_NAMES}
+        items = []
+        for name in COLUMN_NAMES:
+            t, col = present.get(name), q(name)
+            if t is None:
+                expr = "CAST(NULL AS VARCHAR)"
+            elif name in typed and pa.types.is_timestamp(t):
+                unit = _instant_unit_within_bounds(pf, name)
+                if unit is None:
+                    return None
+                expr = _floor_div_sql(f"epoch_{unit}({col})", _PER_MS[unit])
+            elif name in typed:
+                expr = col if pa.types.is_boolean(t) else f"CAST({col} AS BIGINT)"
+            elif _is_text(t):
+                expr = f"CAST({col} AS VARCHAR)"
+            else:
+                return None  # written as text the way pyarrow writes it, by batches()
+            items.append(f"{expr} AS {col}")
+        items.append(f"file_row_number + 1 AS {q(LINE_COLUMN)}")
+        items.append(f"CAST(NULL AS VARCHAR) AS {q(SOURCE_ERROR_COLUMN)}")
+        return (
+            f"SELECT {', '.join(items)} "
+            f"FROM read_parquet({lit(str(self.path))}, file_row_number = true)"
+        )
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         try:

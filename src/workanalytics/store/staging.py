@@ -8,13 +8,16 @@ valid rows, the last of each identity).
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
-from workanalytics.ingest.sources import LegSource, SourceError
+from workanalytics.ingest.sources import LegSource, ProgressCallback, SourceError
 from workanalytics.legs import (
     COLUMN_NAMES,
     IDENTITY,
@@ -52,11 +55,15 @@ def stage(
     start time (see :func:`_clustered`): then they can be stored as they come, unsorted.
     """
     typed = source.typed_columns
-    con.register("raw_source", source.reader())
+    scan = source.native_scan()
+    if scan is None:
+        con.register("raw_source", source.reader())
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE staged AS " + validated_select("raw_source", typed=typed)
-        )
+        with _reporting_progress(con, source.on_progress if scan is not None else None):
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE staged AS "
+                + validated_select("raw_source" if scan is None else f"({scan})", typed=typed)
+            )
     except duckdb.Error as exc:
         if source.failure is not None:
             raise source.failure from None
@@ -99,6 +106,36 @@ def stage(
     return not deduplicated and _clustered(con, valid)
 
 
+@contextlib.contextmanager
+def _reporting_progress(
+    con: duckdb.DuckDBPyConnection, report: ProgressCallback | None
+) -> Iterator[None]:
+    """Pass DuckDB's progress through the statement run inside to ``report``, in per mille:
+    a file DuckDB reads itself goes by without its reader's own progress calls."""
+    if report is None:
+        yield
+        return
+    # Tracked, so query_progress() answers, and never drawn on stdout.
+    con.execute("SET enable_progress_bar_print = false")
+    con.execute("SET enable_progress_bar = true")
+    finished = threading.Event()
+
+    def poll() -> None:
+        while not finished.wait(0.1):
+            percent = con.query_progress()
+            if percent >= 0:
+                report(round(percent * 10), 1000)
+
+    poller = threading.Thread(target=poll, name="ingest-progress", daemon=True)
+    poller.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        poller.join()
+    report(1000, 1000)
+
+
 def _clustered(con: duckdb.DuckDBPyConnection, valid: str) -> bool:
     """Whether the file, in its own order, already clusters legs by start time: each run of
     a row group's rows spans at most twice what it would once sorted (or a day). CDR files
@@ -116,8 +153,9 @@ def _clustered(con: duckdb.DuckDBPyConnection, valid: str) -> bool:
 
 
 def clean_up(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop what staging left. Call it after the commit or rollback: inside an aborted
-    transaction DuckDB refuses even an unregister, which would hide the error that aborted it."""
+    """Drop what staging left. After a rollback, call it only once the rollback is done:
+    inside an aborted transaction DuckDB refuses even an unregister, which would hide the
+    error that aborted it. Calling it twice is harmless."""
     for view in _VIEWS:
         con.unregister(view)
     for temp in TEMP_VIEWS:
