@@ -16,7 +16,7 @@ from workanalytics.ingest import open_source
 from workanalytics.metrics import ADDITIVE_FIELDS, FIELDS
 from workanalytics.store import DuckDBStore
 from workanalytics.store.rollups import ROLLUPS
-from workanalytics.timewindow import UtcWindow, resolve_window
+from workanalytics.timewindow import DAY_MS, UtcWindow, plan_window, resolve_window
 
 from conftest import Leg, open_test_store, write_legs_csv
 from reference import reference_summary
@@ -34,11 +34,13 @@ SETTINGS = settings(
 
 
 @st.composite
-def legs_strategy(draw, min_size=0, max_size=40):
+def legs_strategy(draw, min_size=0, max_size=40, starts=None):
     n = draw(st.integers(min_value=min_size, max_value=max_size))
+    if starts is None:
+        starts = st.integers(min_value=T0, max_value=T0 + SPAN)
     legs = []
     for i in range(n):
-        start = T0 + draw(st.integers(min_value=0, max_value=SPAN))
+        start = draw(starts)
         ring = draw(st.sampled_from([0, 1, 999, 1000]) | st.integers(0, 90_000))
         answered = draw(st.booleans())
         talk = draw(st.integers(0, 900_000)) if answered else 0
@@ -101,6 +103,47 @@ def test_engine_equals_reference(legs, window, version):
         legs, start_ms=window.start_ms, end_ms=window.end_ms, version=version
     )
     assert summary(store, window, version) == expected
+
+
+#: 2026-03-02T00:00:00Z, the first UTC midnight of the legs' span.
+MIDNIGHT = T0 + 11 * 3_600_000
+#: Legs crowding two midnights, where window edges cut days.
+near_midnights = st.builds(
+    lambda day, offset: MIDNIGHT + day * DAY_MS + offset,
+    st.integers(0, 1),
+    st.integers(-DAY_MS // 2, DAY_MS // 2),
+)
+#: A window starting less than half way into a UTC day (so planned as the whole day, less
+#: the legs before its start) and ending anywhere in the next day.
+windows_less_an_edge = st.tuples(st.integers(1, DAY_MS // 2 - 1), st.integers(0, DAY_MS - 1)).map(
+    lambda se: UtcWindow(MIDNIGHT + se[0], MIDNIGHT + DAY_MS + se[1])
+)
+
+
+@SETTINGS
+@given(
+    legs=legs_strategy(starts=near_midnights),
+    window=windows_less_an_edge,
+    by_one_statement=st.booleans(),
+    version=st.sampled_from([1, 2]),
+)
+def test_days_less_the_legs_outside_the_window_equal_reference(
+    legs, window, by_one_statement, version
+):
+    """The plan adds a whole day and takes away the legs before the window's start (and
+    after its end, where it ends past midday), both in the usual answer and in the single
+    statement it falls back on."""
+    assert plan_window(window).raw_less
+    store = SCRATCH.load(legs)
+    expected = reference_summary(
+        legs, start_ms=window.start_ms, end_ms=window.end_ms, version=version
+    )
+    if by_one_statement:
+        store._measures_per_row = lambda *args: None  # as when a key is missing from the index
+    try:
+        assert summary(store, window, version) == expected
+    finally:
+        store.__dict__.pop("_measures_per_row", None)
 
 
 @SETTINGS

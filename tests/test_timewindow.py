@@ -278,7 +278,7 @@ _MS = st.integers(-400 * DAY_MS, 800 * DAY_MS)
 
 
 def _pieces_ms(plan: WindowPlan) -> list[tuple[int, int]]:
-    """Every piece of a plan as a UTC span in ms."""
+    """Every piece a plan adds, as a UTC span in ms."""
     spans = [(w.start_ms, w.end_ms) for w in plan.raw]
     spans += [(a * DAY_MS, b * DAY_MS) for a, b in plan.days]
     if plan.months is not None:
@@ -289,16 +289,42 @@ def _pieces_ms(plan: WindowPlan) -> list[tuple[int, int]]:
 
 @settings(max_examples=300)
 @given(a=_MS, b=_MS)
-def test_a_plans_pieces_are_disjoint_and_make_up_the_window(a, b):
+def test_a_plans_pieces_less_what_it_takes_away_make_up_the_window(a, b):
     window = UtcWindow(min(a, b), max(a, b))
     plan = plan_window(window)
     spans = _pieces_ms(plan)
-    assert all(start < end for start, end in spans)
+    taken_away = [(w.start_ms, w.end_ms) for w in plan.raw_less]
+    assert all(start < end for start, end in spans + taken_away)
     if window.is_empty:
-        assert spans == []
-    else:
-        assert spans[0][0] == window.start_ms and spans[-1][1] == window.end_ms
-        assert all(prev[1] == nxt[0] for prev, nxt in pairwise(spans))
-    assert sum(w.end_ms - w.start_ms for w in plan.raw) < 2 * DAY_MS  # partial days only
+        assert spans == [] and taken_away == []
+        return
+    # What is added lies end to end, from at most the window's start to at least its end...
+    assert all(prev[1] == nxt[0] for prev, nxt in pairwise(spans))
+    assert spans[0][0] <= window.start_ms and spans[-1][1] >= window.end_ms
+    # ...and what sticks out is exactly what is taken away.
+    sticking_out = [(spans[0][0], window.start_ms), (window.end_ms, spans[-1][1])]
+    assert taken_away == [s for s in sticking_out if s[0] < s[1]]
+    # Legs are read for at most half a day at each edge, or for the window itself when it
+    # holds no whole day.
+    legs_read = sum(w.end_ms - w.start_ms for w in (*plan.raw, *plan.raw_less))
+    assert legs_read <= DAY_MS
+    assert all(w.end_ms - w.start_ms <= DAY_MS // 2 for w in plan.raw_less)
+    if not plan.days and plan.months is None:
+        assert plan.raw == (window,)
     if plan.months is not None:  # whole months are never left as days
         assert all(end - first < 31 for first, end in plan.days)
+
+
+@pytest.mark.parametrize(
+    ("starts_h", "raw_h", "less_h"),
+    [(5, 5, 5), (-5.5, 5.5, 5.5), (-12, 24, 0), (0, 0, 0), (11, 11, 11)],
+)
+def test_a_local_day_reads_the_shorter_side_of_each_edge(starts_h, raw_h, less_h):
+    """A day in New York (starting 05:00 UTC) is the UTC day, less its first five hours,
+    plus the next day's first five: ten hours of legs instead of twenty-four. A day that
+    starts at noon UTC has no shorter side: it is read from legs."""
+    day = 20_000 * DAY_MS
+    start = day + int(starts_h * 3_600_000)
+    plan = plan_window(UtcWindow(start, start + DAY_MS))
+    hours = lambda ws: sum(w.end_ms - w.start_ms for w in ws) / 3_600_000  # noqa: E731
+    assert (hours(plan.raw), hours(plan.raw_less)) == (raw_h, less_h)

@@ -187,23 +187,31 @@ def first_day_of_month(month: int) -> int:
 
 @dataclass(frozen=True)
 class WindowPlan:
-    """A UTC window cut into what each source answers exactly.
+    """A UTC window as sums the rollups and the legs answer exactly.
 
-    ``raw`` are the partial-day edges, read from legs; ``days`` are ranges of whole UTC days
-    ``[first, end)`` read from the daily rollup; ``months`` a range of whole calendar months
-    read from the monthly rollup. The pieces are disjoint and together are the window.
+    The window is ``days`` (ranges of whole UTC days ``[first, end)``, from the daily rollup)
+    and ``months`` (a range of whole calendar months, from the monthly one), plus the legs of
+    ``raw``, less the legs of ``raw_less``. An edge of the window that cuts a UTC day is read
+    from legs either way: as the part of the day inside the window (in ``raw``), or, when
+    that part is the larger, as the whole day from the rollup less the part outside (in
+    ``raw_less``). So no edge reads more than half a day of legs: a New York day reads ten
+    hours of them instead of twenty-four. Every measure is a sum, so the difference is exact.
     """
 
     raw: tuple[UtcWindow, ...]
     days: tuple[tuple[int, int], ...]
     months: tuple[int, int] | None
+    raw_less: tuple[UtcWindow, ...] = ()
 
     def parameters(self) -> dict[str, int]:
         """The pieces' bounds as named query parameters: ``raw_start_{i}``/``raw_end_{i}``
-        (ms), ``day_start_{i}``/``day_end_{i}`` and ``month_start``/``month_end``."""
+        and ``raw_less_start_{i}``/``raw_less_end_{i}`` (ms), ``day_start_{i}``/
+        ``day_end_{i}`` and ``month_start``/``month_end``."""
         params: dict[str, int] = {}
         for i, w in enumerate(self.raw):
             params[f"raw_start_{i}"], params[f"raw_end_{i}"] = w.start_ms, w.end_ms
+        for i, w in enumerate(self.raw_less):
+            params[f"raw_less_start_{i}"], params[f"raw_less_end_{i}"] = w.start_ms, w.end_ms
         for i, (first, end) in enumerate(self.days):
             params[f"day_start_{i}"], params[f"day_end_{i}"] = first, end
         if self.months is not None:
@@ -214,25 +222,30 @@ class WindowPlan:
 def plan_window(window: UtcWindow) -> WindowPlan:
     if window.is_empty:
         return WindowPlan((), (), None)
-    first_day = -(-window.start_ms // DAY_MS)  # the first UTC midnight at or after the start
-    end_day = window.end_ms // DAY_MS  # the last UTC midnight at or before the end
-    if first_day >= end_day:
+    # Whole days from first_day to end_day; each edge rounded to the nearer midnight.
+    first_day, start_cut = divmod(window.start_ms, DAY_MS)
+    if start_cut * 2 >= DAY_MS:  # from the next midnight, the day's end read from legs
+        first_day += 1
+    end_day, end_cut = divmod(window.end_ms, DAY_MS)
+    if end_cut * 2 > DAY_MS:  # to the next midnight, the rest of the day taken away
+        end_day += 1
+    if first_day >= end_day:  # no whole day between: legs alone are cheaper
         return WindowPlan((window,), (), None)
-    raw = tuple(
-        w
-        for w in (
-            UtcWindow(window.start_ms, first_day * DAY_MS),
-            UtcWindow(end_day * DAY_MS, window.end_ms),
-        )
-        if not w.is_empty
+    edges = (
+        UtcWindow(window.start_ms, first_day * DAY_MS),
+        UtcWindow(first_day * DAY_MS, window.start_ms),
+        UtcWindow(end_day * DAY_MS, window.end_ms),
+        UtcWindow(window.end_ms, end_day * DAY_MS),
     )
+    raw = tuple(w for w in edges[0::2] if not w.is_empty)
+    raw_less = tuple(w for w in edges[1::2] if not w.is_empty)
     # Beyond the calendar (a window of "everything") months stop; days carry the rest.
     first_month = month_of_day(min(max(first_day, _FIRST_DAY), _LAST_DAY))
     if first_day_of_month(first_month) < first_day:
         first_month += 1
     end_month = month_of_day(min(max(end_day, _FIRST_DAY), _LAST_DAY))  # whole before this
     if first_month >= end_month:
-        return WindowPlan(raw, ((first_day, end_day),), None)
+        return WindowPlan(raw, ((first_day, end_day),), None, raw_less)
     days = tuple(
         r
         for r in (
@@ -241,4 +254,4 @@ def plan_window(window: UtcWindow) -> WindowPlan:
         )
         if r[0] < r[1]
     )
-    return WindowPlan(raw, days, (first_month, end_month))
+    return WindowPlan(raw, days, (first_month, end_month), raw_less)

@@ -49,6 +49,7 @@ from workanalytics.metrics import (
     MEASURE_NAMES,
     credits_sql,
     measures_sql,
+    negated_measures_sql,
 )
 from workanalytics.settings import DEFAULT_INGEST_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT
 from workanalytics.store import staging
@@ -61,7 +62,7 @@ from workanalytics.store.clickhouse_backends import (
 )
 from workanalytics.store.rollups import ROLLUPS, compute_deltas, delta_sources
 from workanalytics.store.staging import quote_path
-from workanalytics.timewindow import UtcWindow, plan_window
+from workanalytics.timewindow import UtcWindow, WindowPlan, plan_window
 
 DEFAULT_PORT = 9000
 #: ClickHouse types of the canonical leg columns' store types.
@@ -350,30 +351,35 @@ class ClickHouseStore(AnswersBySql):
 
     # --- reading -------------------------------------------------------------------------
 
-    def _measures_query(self, n_raw: int, n_days: int, months: bool) -> str:
-        """Summed measures per (PBX, extension) over raw edges, whole days and months."""
+    def _measures_query(self, plan: WindowPlan) -> str:
+        """Summed measures per (PBX, extension) over a window plan: its raw edges, whole days
+        and whole months, less the legs it takes away."""
         db = self.url.database
         parts = []
-        if n_raw:
+        for name, legs in (("raw", plan.raw), ("raw_less", plan.raw_less)):
+            if not legs:
+                continue
             spans = " OR ".join(
-                f"(start_time >= %(raw_start_{i})s AND start_time < %(raw_end_{i})s)"
-                for i in range(n_raw)
+                f"(start_time >= %({name}_start_{i})s AND start_time < %({name}_end_{i})s)"
+                for i in range(len(legs))
             )
             counted = (
                 f"(SELECT * FROM {db}.legs WHERE pbx_id IN %(pbx)s AND ({spans}) "
                 f"AND {COUNTED_LEG_PREDICATE})"
             )
-            parts.append(measures_sql(credits_sql(counted, carry=("sign",)), weight="sign"))
+            part = measures_sql(credits_sql(counted, carry=("sign",)), weight="sign")
+            parts.append(part if name == "raw" else negated_measures_sql(part))
         measures = ", ".join(MEASURE_NAMES)
-        if n_days:
+        if plan.days:
             spans = " OR ".join(
-                f"(day >= %(day_start_{i})s AND day < %(day_end_{i})s)" for i in range(n_days)
+                f"(day >= %(day_start_{i})s AND day < %(day_end_{i})s)"
+                for i in range(len(plan.days))
             )
             parts.append(
                 f"SELECT pbx_id, extension, {measures} FROM {db}.agg_day "
                 f"WHERE pbx_id IN %(pbx)s AND ({spans})"
             )
-        if months:
+        if plan.months is not None:
             parts.append(
                 f"SELECT pbx_id, extension, {measures} FROM {db}.agg_month "
                 "WHERE pbx_id IN %(pbx)s AND month >= %(month_start)s AND month < %(month_end)s"
@@ -387,8 +393,7 @@ class ClickHouseStore(AnswersBySql):
     def _measures(self, pbx_ids: Sequence[str], window: UtcWindow) -> pa.Table:
         plan = plan_window(window)
         params: dict[str, object] = {"pbx": tuple(pbx_ids), **plan.parameters()}
-        sql = self._measures_query(len(plan.raw), len(plan.days), plan.months is not None)
-        return self.ch.select(sql, params)
+        return self.ch.select(self._measures_query(plan), params)
 
     def _directory_index(self) -> DirectoryIndex:
         """The directory prepared for answers. Other replicas write it too, so a cheap

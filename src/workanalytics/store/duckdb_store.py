@@ -29,6 +29,7 @@ from workanalytics.metrics import (
     credits_sql,
     measures_per_group,
     measures_sql,
+    negated_measures_sql,
 )
 from workanalytics.settings import DEFAULT_INGEST_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT
 from workanalytics.store import staging
@@ -224,7 +225,10 @@ class DuckDBStore(AnswersBySql):
         whole months, added. The answer's slow path, when the directory index lacks a key."""
         parts = []
         if plan.raw:
-            parts.append(measures_sql(credits_sql(_counted_legs(len(plan.raw)))))
+            parts.append(measures_sql(credits_sql(_counted_legs(_spans("raw", plan.raw)))))
+        if plan.raw_less:
+            less = measures_sql(credits_sql(_counted_legs(_spans("raw_less", plan.raw_less))))
+            parts.append(negated_measures_sql(less))
         rollups = _rollup_parts(plan)
         if rollups:
             parts.append(rollups)
@@ -253,7 +257,10 @@ class DuckDBStore(AnswersBySql):
         by DuckDB, the two at once (on two cores, the rollups' query runs while the raw legs
         are read and summed). Keys travel as DuckDB's hash of (PBX, extension), not as
         strings, which cost more to hand over than everything else. None when a hash is not
-        in the index."""
+        in the index.
+
+        The legs the plan adds and those it takes away are read by one query; a credit taken
+        away is summed in a second set of groups, ``n`` further on, and subtracted."""
         rollups = _rollup_parts(plan)
         rolled = (
             self._pool.submit(
@@ -268,19 +275,25 @@ class DuckDBStore(AnswersBySql):
         n = len(index)
         per_row = {m: np.zeros(n, dtype=np.int64) for m in MEASURE_NAMES}
         found = True
-        if plan.raw:
+        if plan.raw or plan.raw_less:
+            added, taken_away = _spans("raw", plan.raw), _spans("raw_less", plan.raw_less)
             legs = self._query(
-                credited_legs_sql(_counted_legs(len(plan.raw)), _key_hash),
+                credited_legs_sql(
+                    _counted_legs(f"{added} OR {taken_away}", f"{taken_away} AS taken_away"),
+                    _key_hash,
+                    carry=["taken_away"],
+                ),
                 {k: v for k, v in params.items() if k == "pbx" or k.startswith("raw_")},
             )
             keys, credits = credits_from_legs(
-                {c: legs.column(c).to_numpy() for c in legs.column_names}
+                {c: legs.column(c).to_numpy() for c in legs.column_names}, carry=["taken_away"]
             )
             rows = index.rows_of_hashes(keys)
             found = rows is not None
             if found:
-                for m, values in measures_per_group(credits, rows, n).items():
-                    per_row[m] += values
+                groups = rows + n * credits["taken_away"]
+                for m, values in measures_per_group(credits, groups, 2 * n).items():
+                    per_row[m] += values[:n] - values[n:]
         if rolled is not None:
             table = rolled.result()
             rows = index.rows_of_hashes(table.column("key_hash").to_numpy())
@@ -381,13 +394,21 @@ def _key_hash(extension: str) -> str:
     return f"hash(pbx_id, {extension})"
 
 
-def _counted_legs(spans: int) -> str:
-    """Counted legs of the requested PBXs starting in any of ``spans`` raw windows."""
+def _spans(name: str, spans: Sequence[UtcWindow]) -> str:
+    """Whether a leg starts in one of a plan's spans of legs (``raw`` or ``raw_less``), by
+    their query parameters."""
     within = " OR ".join(
-        f"(start_time >= $raw_start_{i} AND start_time < $raw_end_{i})" for i in range(spans)
+        f"(start_time >= ${name}_start_{i} AND start_time < ${name}_end_{i})"
+        for i in range(len(spans))
     )
+    return f"({within or 'FALSE'})"
+
+
+def _counted_legs(within: str, *extra: str) -> str:
+    """Counted legs of the requested PBXs meeting ``within``, with the ``extra`` columns."""
+    columns = ", ".join(("*", *extra))
     return (
-        f"(SELECT * FROM legs WHERE list_contains($pbx, pbx_id) AND ({within}) "
+        f"(SELECT {columns} FROM legs WHERE list_contains($pbx, pbx_id) AND ({within}) "
         f"AND {COUNTED_LEG_PREDICATE})"
     )
 
