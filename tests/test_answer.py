@@ -3,6 +3,7 @@ index it answers with, and the index's life in the embedded store."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import duckdb
@@ -23,7 +24,8 @@ from workanalytics.metrics import (
     measure_field_arrays,
     measures_per_group,
 )
-from workanalytics.store.answer import DirectoryIndex, answer_of
+from workanalytics.store.answer import _HALVED_FROM_ROWS as HALVED
+from workanalytics.store.answer import DirectoryIndex, _json_workers, answer_of
 from workanalytics.timewindow import UtcWindow
 
 from conftest import Leg, StoreHelper
@@ -106,6 +108,33 @@ def test_the_answer_json_is_orjsons_for_any_names():
         answer = answer_of(per_row, index, version)
         assert answer.json() == orjson.dumps(answer.result().as_dicts())
         assert len(answer) == len(names) - 1  # the row of zeros is no answer row
+
+
+@pytest.mark.parametrize("rows", [1, HALVED - 1, HALVED, HALVED + 1, 3 * HALVED + 7])
+@pytest.mark.parametrize("worker", ["free", "busy"])
+def test_a_large_answer_written_in_halves_is_the_same_body(rows, worker):
+    """In halves at once when the JSON worker is free; both here when it is busy (then
+    its half is taken back before it starts, not waited for)."""
+    names = ["Zoë", 'q"uote', "", "日本"]
+    index = DirectoryIndex.build(
+        _directory(
+            [str(i) for i in range(rows + 1)],
+            first_name=[names[i % 4] for i in range(rows + 1)],
+        )
+    )
+    per_row = {
+        m: np.arange(rows + 1, dtype=np.int64) * 10 ** (k % 7) for k, m in enumerate(MEASURE_NAMES)
+    }
+    answer = answer_of(per_row, index, 2)
+    assert len(answer) == rows
+    release = threading.Event()
+    if worker == "busy":
+        for _ in range(2):
+            _json_workers().submit(release.wait)
+    try:
+        assert answer.json() == orjson.dumps(answer.result().as_dicts())
+    finally:
+        release.set()
 
 
 def test_hash_lookup_finds_rows_and_refuses_unknown_or_colliding_hashes():

