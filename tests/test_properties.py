@@ -146,6 +146,28 @@ def test_days_less_the_legs_outside_the_window_equal_reference(
         store.__dict__.pop("_measures_per_row", None)
 
 
+@pytest.mark.parametrize("kind", ["clickhouse", "chdb"])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(legs=legs_strategy(min_size=1, starts=near_midnights), window=windows_less_an_edge)
+def test_clickhouse_days_less_the_legs_outside_the_window_equal_reference(
+    kind, request, legs, window
+):
+    """The same on the scale-out store, where a leg's own sign and the plan's combine."""
+    work = Path(tempfile.mkdtemp(prefix="wa-prop-ch-"))
+    with open_test_store(kind, work, request) as store:
+        store.ingest(open_source(write_legs_csv(work / "legs.csv", legs)))
+        expected = reference_summary(legs, start_ms=window.start_ms, end_ms=window.end_ms)
+        assert summary(store, window) == expected
+
+
 @SETTINGS
 @given(legs=legs_strategy(min_size=1), window=windows)
 def test_identities_hold(legs, window):

@@ -290,12 +290,6 @@ def measures_sql(
     return f"SELECT {keys},\n  {aggs}\nFROM ({credits}) AS credits\nGROUP BY {keys}"
 
 
-def negated_measures_sql(measures: str, group_by: Sequence[str] = ("pbx_id", "extension")) -> str:
-    """Rows of ``measures`` with every measure negated: legs a window plan takes away."""
-    negated = ", ".join(f"-{m} AS {m}" for m in MEASURE_NAMES)
-    return f"SELECT {', '.join(group_by)}, {negated} FROM ({measures})"
-
-
 #: Measures whose sum is the number of credited legs: a row exists only where it is > 0.
 CREDIT_COUNT_MEASURES = ("ext_in_total", "int_in_total", "ext_out_total", "int_out_total")
 

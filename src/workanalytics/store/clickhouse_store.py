@@ -49,7 +49,6 @@ from workanalytics.metrics import (
     MEASURE_NAMES,
     credits_sql,
     measures_sql,
-    negated_measures_sql,
 )
 from workanalytics.settings import DEFAULT_INGEST_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT
 from workanalytics.store import staging
@@ -356,19 +355,18 @@ class ClickHouseStore(AnswersBySql):
         and whole months, less the legs it takes away."""
         db = self.url.database
         parts = []
-        for name, legs in (("raw", plan.raw), ("raw_less", plan.raw_less)):
-            if not legs:
-                continue
-            spans = " OR ".join(
-                f"(start_time >= %({name}_start_{i})s AND start_time < %({name}_end_{i})s)"
-                for i in range(len(legs))
+        if plan.raw or plan.raw_less:
+            added, taken_away = _spans("raw", plan.raw), _spans("raw_less", plan.raw_less)
+            # One read of both: a leg taken away counts with its sign turned over.
+            weight = (
+                f"sign * (CASE WHEN {taken_away} THEN -1 ELSE 1 END)" if plan.raw_less else "sign"
             )
+            within = " OR ".join(s for s in (added, taken_away) if s)
             counted = (
-                f"(SELECT * FROM {db}.legs WHERE pbx_id IN %(pbx)s AND ({spans}) "
-                f"AND {COUNTED_LEG_PREDICATE})"
+                f"(SELECT *, {weight} AS weight FROM {db}.legs WHERE pbx_id IN %(pbx)s "
+                f"AND ({within}) AND {COUNTED_LEG_PREDICATE})"
             )
-            part = measures_sql(credits_sql(counted, carry=("sign",)), weight="sign")
-            parts.append(part if name == "raw" else negated_measures_sql(part))
+            parts.append(measures_sql(credits_sql(counted, carry=("weight",)), weight="weight"))
         measures = ", ".join(MEASURE_NAMES)
         if plan.days:
             spans = " OR ".join(
@@ -447,3 +445,12 @@ def _repeat(value: object, n: int, type_: pa.DataType | None = None) -> pa.Array
     if type_ is None:
         type_ = pa.string() if isinstance(value, str) else pa.int8()
     return pa.repeat(pa.scalar(value, type_), n)
+
+
+def _spans(name: str, spans: Sequence[UtcWindow]) -> str:
+    """Whether a leg starts in one of a plan's spans of legs (``raw`` or ``raw_less``), by
+    their query parameters; empty when there are none."""
+    return " OR ".join(
+        f"(start_time >= %({name}_start_{i})s AND start_time < %({name}_end_{i})s)"
+        for i in range(len(spans))
+    )

@@ -29,7 +29,6 @@ from workanalytics.metrics import (
     credits_sql,
     measures_per_group,
     measures_sql,
-    negated_measures_sql,
 )
 from workanalytics.settings import DEFAULT_INGEST_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT
 from workanalytics.store import staging
@@ -224,11 +223,12 @@ class DuckDBStore(AnswersBySql):
         """Summed measures per (PBX, extension) for a window plan: raw edges, whole days and
         whole months, added. The answer's slow path, when the directory index lacks a key."""
         parts = []
-        if plan.raw:
-            parts.append(measures_sql(credits_sql(_counted_legs(_spans("raw", plan.raw)))))
-        if plan.raw_less:
-            less = measures_sql(credits_sql(_counted_legs(_spans("raw_less", plan.raw_less))))
-            parts.append(negated_measures_sql(less))
+        if plan.raw or plan.raw_less:
+            added, taken_away = _spans("raw", plan.raw), _spans("raw_less", plan.raw_less)
+            # One read of both: a leg taken away counts -1 times.
+            weight = f"CASE WHEN {taken_away} THEN -1 ELSE 1 END AS weight"
+            counted = _counted_legs(f"{added} OR {taken_away}", weight)
+            parts.append(measures_sql(credits_sql(counted, carry=("weight",)), weight="weight"))
         rollups = _rollup_parts(plan)
         if rollups:
             parts.append(rollups)
