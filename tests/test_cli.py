@@ -356,16 +356,30 @@ def test_extsum_without_a_store_is_a_clear_error(tmp_path: Path):
 def test_the_store_never_draws_progress_bars(tmp_path: Path):
     """DuckDB draws a progress bar on stdout for a query over 2 s when it believes it runs
     interactively (``python -c``, a REPL), which would corrupt ``--format json`` output.
-    Checked in such a process, where DuckDB's own default is to draw it."""
+    Checked in such a process, where DuckDB's own default is to draw it; also after an
+    ingest that followed DuckDB's progress through a Parquet file."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    leg = Leg.of(
+        pbx_id="acme", call_id="c1", start=1_772_370_000_000, ring=0, talk=0, answered=False
+    )
+    legs = write_legs_csv(tmp_path / "legs.csv", [leg])
+    as_text = pacsv.ConvertOptions(column_types=dict.fromkeys(COLUMN_NAMES, pa.string()))
+    pq.write_table(pacsv.read_csv(legs, convert_options=as_text), tmp_path / "legs.parquet")
     script = (
         "import sys; from pathlib import Path; from workanalytics.store import DuckDBStore\n"
+        "from workanalytics.ingest import open_source\n"
         "for ro in (False, True):\n"
         "    with DuckDBStore(Path(sys.argv[1]), read_only=ro) as s:\n"
+        "        if not ro:\n"
+        "            s.ingest(open_source(Path(sys.argv[2]), on_progress=lambda d, t: None))\n"
         "        q = \"SELECT current_setting('enable_progress_bar')\"\n"
         "        print(s.con.execute(q).fetchone()[0])\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "legs.duckdb")],
+        [sys.executable, "-c", script, str(tmp_path / "legs.duckdb"), str(tmp_path / "legs.parquet")],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

@@ -288,10 +288,10 @@ def _pieces_ms(plan: WindowPlan) -> list[tuple[int, int]]:
 
 
 @settings(max_examples=300)
-@given(a=_MS, b=_MS)
-def test_a_plans_pieces_less_what_it_takes_away_make_up_the_window(a, b):
+@given(a=_MS, b=_MS, take_away=st.booleans())
+def test_a_plans_pieces_less_what_it_takes_away_make_up_the_window(a, b, take_away):
     window = UtcWindow(min(a, b), max(a, b))
-    plan = plan_window(window)
+    plan = plan_window(window, take_away=take_away)
     spans = _pieces_ms(plan)
     taken_away = [(w.start_ms, w.end_ms) for w in plan.raw_less]
     assert all(start < end for start, end in spans + taken_away)
@@ -304,11 +304,12 @@ def test_a_plans_pieces_less_what_it_takes_away_make_up_the_window(a, b):
     # ...and what sticks out is exactly what is taken away.
     sticking_out = [(spans[0][0], window.start_ms), (window.end_ms, spans[-1][1])]
     assert taken_away == [s for s in sticking_out if s[0] < s[1]]
-    # Legs are read for at most half a day at each edge, or for the window itself when it
-    # holds no whole day.
     legs_read = sum(w.end_ms - w.start_ms for w in (*plan.raw, *plan.raw_less))
-    assert legs_read <= DAY_MS
-    assert all(w.end_ms - w.start_ms <= DAY_MS // 2 for w in plan.raw_less)
+    if not take_away:  # only whole partial days, inside the window
+        assert plan.raw_less == () and legs_read < 2 * DAY_MS
+    else:  # at most half a day at each edge, and never more than the window's own legs
+        assert legs_read <= min(DAY_MS, window.end_ms - window.start_ms)
+        assert all(w.end_ms - w.start_ms <= DAY_MS // 2 for w in plan.raw_less)
     if not plan.days and plan.months is None:
         assert plan.raw == (window,)
     if plan.months is not None:  # whole months are never left as days
@@ -328,3 +329,23 @@ def test_a_local_day_reads_the_shorter_side_of_each_edge(starts_h, raw_h, less_h
     plan = plan_window(UtcWindow(start, start + DAY_MS))
     hours = lambda ws: sum(w.end_ms - w.start_ms for w in ws) / 3_600_000  # noqa: E731
     assert (hours(plan.raw), hours(plan.raw_less)) == (raw_h, less_h)
+
+
+def test_a_window_shorter_than_its_edges_reads_its_own_legs():
+    """06:00 to 13:00 would be the day less 6 h and less 11 h: 17 h of legs for 7."""
+    day = 20_000 * DAY_MS
+    window = UtcWindow(day + 6 * 3_600_000, day + 13 * 3_600_000)
+    assert plan_window(window) == WindowPlan((window,), (), None)
+
+
+def test_a_plan_that_only_adds_reads_each_partial_day_inside_the_window():
+    day = 20_000 * DAY_MS
+    window = UtcWindow(day + 5 * 3_600_000, day + DAY_MS + 5 * 3_600_000)
+    assert plan_window(window, take_away=False) == WindowPlan((window,), (), None)
+    month = UtcWindow(day + 5 * 3_600_000, day + 30 * DAY_MS + 5 * 3_600_000)
+    plan = plan_window(month, take_away=False)
+    assert plan.raw == (
+        UtcWindow(month.start_ms, day + DAY_MS),
+        UtcWindow(day + 30 * DAY_MS, month.end_ms),
+    )
+    assert plan.raw_less == ()

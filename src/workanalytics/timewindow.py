@@ -219,16 +219,19 @@ class WindowPlan:
         return params
 
 
-def plan_window(window: UtcWindow) -> WindowPlan:
+def plan_window(window: UtcWindow, *, take_away: bool = True) -> WindowPlan:
+    """The plan of ``window``; with ``take_away=False``, one that only adds (``raw_less``
+    empty), for a store whose rollups may lag its legs while a file is written: taking
+    away legs a rollup does not hold yet would show negative counts."""
     if window.is_empty:
         return WindowPlan((), (), None)
     # Whole days from first_day to end_day; each edge rounded to the nearer midnight.
     first_day, start_cut = divmod(window.start_ms, DAY_MS)
-    if start_cut * 2 >= DAY_MS:  # from the next midnight, the day's end read from legs
-        first_day += 1
+    if start_cut and (start_cut * 2 >= DAY_MS or not take_away):
+        first_day += 1  # from the next midnight, the day's end read from legs
     end_day, end_cut = divmod(window.end_ms, DAY_MS)
-    if end_cut * 2 > DAY_MS:  # to the next midnight, the rest of the day taken away
-        end_day += 1
+    if end_cut * 2 > DAY_MS and take_away:
+        end_day += 1  # to the next midnight, the rest of the day taken away
     if first_day >= end_day:  # no whole day between: legs alone are cheaper
         return WindowPlan((window,), (), None)
     edges = (
@@ -239,6 +242,8 @@ def plan_window(window: UtcWindow) -> WindowPlan:
     )
     raw = tuple(w for w in edges[0::2] if not w.is_empty)
     raw_less = tuple(w for w in edges[1::2] if not w.is_empty)
+    if sum(w.end_ms - w.start_ms for w in raw + raw_less) >= window.end_ms - window.start_ms:
+        return WindowPlan((window,), (), None)  # a short window: its own legs are fewer
     # Beyond the calendar (a window of "everything") months stop; days carry the rest.
     first_month = month_of_day(min(max(first_day, _FIRST_DAY), _LAST_DAY))
     if first_day_of_month(first_month) < first_day:

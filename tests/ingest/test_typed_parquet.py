@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -552,14 +553,53 @@ def test_a_column_of_another_type_goes_through_the_stream(tmp_path: Path):
     assert ParquetSource(path).native_scan() is None
 
 
-def test_duckdb_reads_report_progress_to_the_end(tmp_path: Path):
+def test_a_name_duckdb_would_read_as_a_pattern_goes_through_the_stream(tmp_path: Path):
+    """``x[1].parquet`` is, to read_parquet, a pattern matching ``x1.parquet``."""
+    pq.write_table(
+        typed_table([row(call_id="neighbour"), row(call_id="n2")]), tmp_path / "x1.parquet"
+    )
+    path = tmp_path / "x[1].parquet"
+    pq.write_table(typed_table([row(call_id="own")]), path)
+    assert ParquetSource(path).native_scan() is None
+    with DuckDBStore(tmp_path / "s" / "legs.duckdb") as store:
+        assert store.ingest(open_source(path)).legs_stored == 1
+        assert store.con.execute("SELECT call_id FROM legs").fetchall() == [("own",)]
+
+
+@pytest.mark.parametrize("folder", ["pbx_id=beta", "leg_id=7", "status=Missed", "start_time=5"])
+def test_a_folder_named_like_a_column_does_not_override_the_file(tmp_path: Path, folder: str):
+    """DuckDB would read ``pbx_id=beta/`` as a partition and put beta in every row."""
+    path = tmp_path / folder / "legs.parquet"
+    path.parent.mkdir()
+    pq.write_table(typed_table([row(), row(call_id="c2", leg_id=2)]), path)
+    assert ParquetSource(path).native_scan() is not None
+    assert_native_as_streamed(path)
+    with DuckDBStore(tmp_path / "s" / "legs.duckdb") as store:
+        store.ingest(open_source(path))
+        stored = store.con.execute("SELECT pbx_id, leg_id, status FROM legs ORDER BY 2").fetchall()
+    assert stored == [("acme", 1, "Completed"), ("acme", 2, "Completed")]
+
+
+def test_a_column_named_like_duckdbs_row_number_goes_through_the_stream(tmp_path: Path):
     path = tmp_path / "legs.parquet"
-    pq.write_table(typed_table([row(call_id=f"c{i}") for i in range(5_000)]), path)
+    table = typed_table([row()]).append_column("File_Row_Number", pa.array([99]))
+    pq.write_table(table, path)
+    source = open_source(path, ignore_unknown=True)
+    assert source.native_scan() is None
+    with DuckDBStore(tmp_path / "s" / "legs.duckdb") as store:
+        assert store.ingest(source).legs_stored == 1
+
+
+def test_duckdb_reads_report_progress_to_the_end(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(staging, "PROGRESS_EVERY_S", 0.0005)
+    path = tmp_path / "legs.parquet"  # big enough to take DuckDB a moment
+    pq.write_table(typed_table([row()]).take(np.zeros(2_000_000, dtype=np.int64)), path)
     seen: list[tuple[int, int]] = []
     source = open_source(path, on_progress=lambda done, total: seen.append((done, total)))
     assert source.native_scan() is not None
     staged(source)
     assert seen[-1] == (1000, 1000)
+    assert any(0 < done < 1000 for done, _total in seen)  # on the way, not only at the end
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
 
 

@@ -455,10 +455,16 @@ def _floor_div_sql(value: str, by: int) -> str:
     return f"(({value}) // {by} - CASE WHEN ({value}) % {by} < 0 THEN 1 ELSE 0 END)"
 
 
+#: What DuckDB's read_parquet takes as a pattern of several files.
+_GLOB_CHARACTERS = "*?[{"
+#: The column read_parquet adds with each row's place in the file.
+_ROW_NUMBER = "file_row_number"
+
+
 def _is_text(t: pa.DataType) -> bool:
     if pa.types.is_dictionary(t):
         t = t.value_type
-    return pa.types.is_string(t) or pa.types.is_large_string(t)
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
 def _typed_column(array: pa.Array) -> pa.Array:
@@ -500,15 +506,22 @@ class ParquetSource(LegSource):
         """DuckDB's own Parquet reader, wherever it is sure to give what :meth:`batches`
         gives: text columns, and typed ones whose statistics keep every instant within what
         DuckDB's timestamps hold as is (it turns the extremes into infinities, or refuses
-        them, where the text rule names the row). Anything else goes through pyarrow."""
+        them, where the text rule names the row). Anything else goes through pyarrow: other
+        column types, and a path DuckDB would read as more than this one file (a glob
+        character in its name)."""
+        if any(c in str(self.path) for c in _GLOB_CHARACTERS):
+            return None
         try:
-            pf = pq.ParquetFile(self.path)
+            with pq.ParquetFile(self.path) as pf:
+                return self._native_scan_of(pf)
         except (pa.ArrowInvalid, OSError):
             return None  # batches() says what is wrong with the file
+
+    def _native_scan_of(self, pf: pq.ParquetFile) -> str | None:
         schema = pf.schema_arrow
         self._check_columns(schema.names)
         typed = self.typed_columns
-        if typed != _typed_in(schema):
+        if typed != _typed_in(schema) or any(n.lower() == _ROW_NUMBER for n in schema.names):
             return None
         present = {f.name: f.type for f in schema if f.name in COLUMN_NAMES}
         items = []
@@ -528,11 +541,12 @@ class ParquetSource(LegSource):
             else:
                 return None  # written as text the way pyarrow writes it, by batches()
             items.append(f"{expr} AS {col}")
-        items.append(f"file_row_number + 1 AS {q(LINE_COLUMN)}")
+        items.append(f"{_ROW_NUMBER} + 1 AS {q(LINE_COLUMN)}")
         items.append(f"CAST(NULL AS VARCHAR) AS {q(SOURCE_ERROR_COLUMN)}")
+        # Folders named like ``pbx_id=x`` would otherwise override the file's own columns.
         return (
-            f"SELECT {', '.join(items)} "
-            f"FROM read_parquet({lit(str(self.path))}, file_row_number = true)"
+            f"SELECT {', '.join(items)} FROM read_parquet({lit(str(self.path))}, "
+            f"{_ROW_NUMBER} = true, hive_partitioning = false)"
         )
 
     def batches(self) -> Iterator[pa.RecordBatch]:

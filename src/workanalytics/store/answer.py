@@ -175,7 +175,10 @@ class Answer:
         if n < _HALVED_FROM_ROWS:
             return self._json_rows(0, n).to_pybytes()
         middle = n // 2
-        first = _json_workers().submit(self._json_rows, 0, middle)
+        try:
+            first = _json_workers().submit(self._json_rows, 0, middle)
+        except RuntimeError:  # the interpreter is shutting down: no new threads
+            return self._json_rows(0, n).to_pybytes()
         second = self._json_rows(middle, n)
         # Under load the worker may not have got to it yet: then it is quicker done here.
         head = self._json_rows(0, middle) if first.cancel() else first.result()

@@ -352,21 +352,15 @@ class ClickHouseStore(AnswersBySql):
 
     def _measures_query(self, plan: WindowPlan) -> str:
         """Summed measures per (PBX, extension) over a window plan: its raw edges, whole days
-        and whole months, less the legs it takes away."""
+        and whole months."""
         db = self.url.database
         parts = []
-        if plan.raw or plan.raw_less:
-            added, taken_away = _spans("raw", plan.raw), _spans("raw_less", plan.raw_less)
-            # One read of both: a leg taken away counts with its sign turned over.
-            weight = (
-                f"sign * (CASE WHEN {taken_away} THEN -1 ELSE 1 END)" if plan.raw_less else "sign"
-            )
-            within = " OR ".join(s for s in (added, taken_away) if s)
+        if plan.raw:
             counted = (
-                f"(SELECT *, {weight} AS weight FROM {db}.legs WHERE pbx_id IN %(pbx)s "
-                f"AND ({within}) AND {COUNTED_LEG_PREDICATE})"
+                f"(SELECT * FROM {db}.legs WHERE pbx_id IN %(pbx)s AND ({_spans('raw', plan.raw)}) "
+                f"AND {COUNTED_LEG_PREDICATE})"
             )
-            parts.append(measures_sql(credits_sql(counted, carry=("weight",)), weight="weight"))
+            parts.append(measures_sql(credits_sql(counted, carry=("sign",)), weight="sign"))
         measures = ", ".join(MEASURE_NAMES)
         if plan.days:
             spans = " OR ".join(
@@ -389,7 +383,9 @@ class ClickHouseStore(AnswersBySql):
         )
 
     def _measures(self, pbx_ids: Sequence[str], window: UtcWindow) -> pa.Table:
-        plan = plan_window(window)
+        # Only adding: a file's legs land before its rollup rows (no transaction spans
+        # both), so legs taken away from a day could be missing from it, and count below 0.
+        plan = plan_window(window, take_away=False)
         params: dict[str, object] = {"pbx": tuple(pbx_ids), **plan.parameters()}
         return self.ch.select(self._measures_query(plan), params)
 
@@ -448,8 +444,7 @@ def _repeat(value: object, n: int, type_: pa.DataType | None = None) -> pa.Array
 
 
 def _spans(name: str, spans: Sequence[UtcWindow]) -> str:
-    """Whether a leg starts in one of a plan's spans of legs (``raw`` or ``raw_less``), by
-    their query parameters; empty when there are none."""
+    """Whether a leg starts in one of a plan's spans of legs, by their query parameters."""
     return " OR ".join(
         f"(start_time >= %({name}_start_{i})s AND start_time < %({name}_end_{i})s)"
         for i in range(len(spans))

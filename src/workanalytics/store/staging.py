@@ -23,6 +23,7 @@ from workanalytics.legs import (
     IDENTITY,
     LINE_COLUMN,
     REASON_COLUMN,
+    lit,
     q,
     validated_select,
 )
@@ -67,7 +68,8 @@ def stage(
     except duckdb.Error as exc:
         if source.failure is not None:
             raise source.failure from None
-        raise SourceError(source.path, f"cannot be read: {exc}") from None
+        # The first line: the rest would quote the generated SQL.
+        raise SourceError(source.path, f"cannot be read: {str(exc).splitlines()[0]}") from None
     valid = f"{q(REASON_COLUMN)} IS NULL"
     # A hash collision only makes the check below say "maybe", never miss a repeat.
     report.rows_read, bad, valid_ids = con.execute(
@@ -106,6 +108,10 @@ def stage(
     return not deduplicated and _clustered(con, valid)
 
 
+#: How often DuckDB's progress through a file it reads itself is passed on, in seconds.
+PROGRESS_EVERY_S = 0.1
+
+
 @contextlib.contextmanager
 def _reporting_progress(
     con: duckdb.DuckDBPyConnection, report: ProgressCallback | None
@@ -115,13 +121,16 @@ def _reporting_progress(
     if report is None:
         yield
         return
+    settings = ("enable_progress_bar", "enable_progress_bar_print")
+    before = con.execute(f"SELECT {', '.join(f'current_setting({lit(s)})' for s in settings)}")
+    before = before.fetchone()
     # Tracked, so query_progress() answers, and never drawn on stdout.
     con.execute("SET enable_progress_bar_print = false")
     con.execute("SET enable_progress_bar = true")
     finished = threading.Event()
 
     def poll() -> None:
-        while not finished.wait(0.1):
+        while not finished.wait(PROGRESS_EVERY_S):
             percent = con.query_progress()
             if percent >= 0:
                 report(round(percent * 10), 1000)
@@ -133,6 +142,9 @@ def _reporting_progress(
     finally:
         finished.set()
         poller.join()
+    # Not after a failure: the aborted transaction refuses any SET (printing stays off).
+    for name, value in zip(settings, before, strict=True):
+        con.execute(f"SET {name} = {'true' if value else 'false'}")
     report(1000, 1000)
 
 
