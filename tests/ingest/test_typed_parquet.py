@@ -592,12 +592,21 @@ def test_a_column_named_like_duckdbs_row_number_goes_through_the_stream(tmp_path
 
 def test_duckdb_reads_report_progress_to_the_end(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(staging, "PROGRESS_EVERY_S", 0.0005)
-    path = tmp_path / "legs.parquet"  # big enough to take DuckDB a moment
-    pq.write_table(typed_table([row()]).take(np.zeros(2_000_000, dtype=np.int64)), path)
+    path = tmp_path / "legs.parquet"  # a million rows: enough to take DuckDB a moment
+    one = typed_table([row()])
+    with pq.ParquetWriter(path, one.schema) as writer:
+        for _ in range(10):
+            writer.write_table(one.take(np.zeros(100_000, dtype=np.int64)))
     seen: list[tuple[int, int]] = []
     source = open_source(path, on_progress=lambda done, total: seen.append((done, total)))
     assert source.native_scan() is not None
-    staged(source)
+    # Spilling rather than growing this process: a later test bounds its children's peak
+    # memory, and a child forked from a big process counts the parent's pages too.
+    con = duckdb.connect(config={"memory_limit": "256MB"})
+    con.execute(f"SET temp_directory = '{tmp_path / 'tmp'}'")
+    report = IngestReport(path=path, format=source.format_name)
+    staging.stage(con, source, report, skip_invalid=False, reject_path=None, reject_dir=tmp_path)
+    assert report.rows_read == 1_000_000
     assert seen[-1] == (1000, 1000)
     assert any(0 < done < 1000 for done, _total in seen)  # on the way, not only at the end
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
