@@ -6,6 +6,7 @@ so another engine (ClickHouse) can stand in for the embedded DuckDB file.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,12 +129,18 @@ class AnswersBySql:
 
     def _answer(self, pbx_ids: Sequence[str], window: UtcWindow, version: int) -> Answer: ...
 
+    def _answering(self) -> contextlib.AbstractContextManager[object]:
+        """Held while an answer is built: an engine that builds it on this machine's cores
+        admits only so many at once (see :mod:`workanalytics.store.admission`)."""
+        return contextlib.nullcontext()
+
     def extension_summary(
         self, pbx_ids: Sequence[str], window: UtcWindow, *, version: int = 2
     ) -> SummaryResult:
         if window.is_empty or not pbx_ids:
             return empty_result(version)
-        return self._answer(pbx_ids, window, version).result()
+        with self._answering():
+            return self._answer(pbx_ids, window, version).result()
 
     def extension_summary_json(
         self, pbx_ids: Sequence[str], window: UtcWindow, *, version: int = 2
@@ -141,7 +148,8 @@ class AnswersBySql:
         fields_for(version)  # an unknown version is refused even for an empty window
         if window.is_empty or not pbx_ids:
             return b"[]"
-        return self._answer(pbx_ids, window, version).json()
+        with self._answering():
+            return self._answer(pbx_ids, window, version).json()
 
     def __enter__(self):
         return self

@@ -9,6 +9,7 @@ write-ahead log makes a commit either whole or absent after a crash.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from workanalytics.metrics import (
 )
 from workanalytics.settings import DEFAULT_INGEST_MEMORY_LIMIT, DEFAULT_MEMORY_LIMIT
 from workanalytics.store import staging
+from workanalytics.store.admission import FairSlots
 from workanalytics.store.answer import Answer, DirectoryIndex, answer_of, build_answer
 from workanalytics.store.base import AnswersBySql, IngestReport, StoreBusyError, StoreError
 from workanalytics.store.rollups import ROLLUPS, compute_deltas, delta_sources
@@ -51,6 +53,7 @@ class DuckDBStore(AnswersBySql):
         memory_limit: str = DEFAULT_MEMORY_LIMIT,
         ingest_memory_limit: str = DEFAULT_INGEST_MEMORY_LIMIT,
         read_only: bool = False,
+        answer_slots: int | None = None,
     ):
         self.path = Path(path)
         self.memory_limit = memory_limit
@@ -80,6 +83,8 @@ class DuckDBStore(AnswersBySql):
         self._index_lock = threading.Lock()
         self._commits = CommitCounter()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="duckdb-rollups")
+        # Answers are built on this machine's cores: as many at once as there are cores.
+        self._slots = FairSlots(answer_slots or os.cpu_count() or 1)
 
     def _create_schema(self) -> None:
         self.con.execute(store_table_ddl("legs"))
@@ -236,6 +241,9 @@ class DuckDBStore(AnswersBySql):
             f"SELECT pbx_id, extension, {_BIGINT_TOTALS} FROM ({' UNION ALL '.join(parts)}) "
             "GROUP BY pbx_id, extension"
         )
+
+    def _answering(self) -> FairSlots:
+        return self._slots
 
     def _answer(self, pbx_ids: Sequence[str], window: UtcWindow, version: int) -> Answer:
         plan = plan_window(window)
