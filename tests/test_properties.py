@@ -157,10 +157,8 @@ def test_days_less_the_legs_outside_the_window_equal_reference(
     ],
 )
 @given(legs=legs_strategy(min_size=1, starts=near_midnights), window=windows_less_an_edge)
-def test_clickhouse_days_less_the_legs_outside_the_window_equal_reference(
-    kind, request, legs, window
-):
-    """The same on the scale-out store, where a leg's own sign and the plan's combine."""
+def test_clickhouse_around_midnights_equals_reference(kind, request, legs, window):
+    """The same windows and legs on the scale-out store, which plans them only adding."""
     work = Path(tempfile.mkdtemp(prefix="wa-prop-ch-"))
     with open_test_store(kind, work, request) as store:
         store.ingest(open_source(write_legs_csv(work / "legs.csv", legs)))

@@ -545,7 +545,8 @@ class ParquetSource(LegSource):
         items.append(f"CAST(NULL AS VARCHAR) AS {q(SOURCE_ERROR_COLUMN)}")
         # Folders named like ``pbx_id=x`` would otherwise override the file's own columns.
         return (
-            f"SELECT {', '.join(items)} FROM read_parquet({lit(str(self.path))}, "
+            # Absolute: DuckDB would read a leading ~ as the home folder.
+            f"SELECT {', '.join(items)} FROM read_parquet({lit(str(self.path.absolute()))}, "
             f"{_ROW_NUMBER} = true, hive_partitioning = false)"
         )
 

@@ -353,6 +353,8 @@ class ClickHouseStore(AnswersBySql):
     def _measures_query(self, plan: WindowPlan) -> str:
         """Summed measures per (PBX, extension) over a window plan: its raw edges, whole days
         and whole months."""
+        # Never a plan that takes legs away: see _measures.
+        assert not plan.raw_less, "the ClickHouse store only adds"
         db = self.url.database
         parts = []
         if plan.raw:

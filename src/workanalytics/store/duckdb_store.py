@@ -84,7 +84,9 @@ class DuckDBStore(AnswersBySql):
         self._commits = CommitCounter()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="duckdb-rollups")
         # Answers are built on this machine's cores: as many at once as there are cores.
-        self._slots = FairSlots(answer_slots or os.cpu_count() or 1)
+        self._slots = FairSlots(
+            answer_slots if answer_slots is not None else len(os.sched_getaffinity(0))
+        )
 
     def _create_schema(self) -> None:
         self.con.execute(store_table_ddl("legs"))
@@ -144,6 +146,8 @@ class DuckDBStore(AnswersBySql):
             staging.clean_up(con)
             con.execute(f"SET memory_limit = {lit(self.memory_limit)}")
             con.execute("RESET preserve_insertion_order")
+            # Staging restores it after a good read; a failed one leaves it on (never drawn).
+            con.execute("SET enable_progress_bar = false")
         return report
 
     def _apply(self, report: IngestReport, *, sort: bool) -> None:
