@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -125,6 +126,21 @@ def test_the_memory_limit_comes_from_env_or_file(tmp_path, monkeypatch):
     assert (s.memory_limit, s.ingest_memory_limit) == ("1GB", "256MB")
     monkeypatch.setenv("WORKANALYTICS_INGEST_MEMORY_LIMIT", "300MB")
     assert Settings.from_env(config=config).ingest_memory_limit == "300MB"
+
+
+def test_answer_slots_come_from_env_or_file_and_reach_the_store(tmp_path, monkeypatch):
+    assert Settings.from_env().answer_slots == 0  # one per CPU
+    config = write_config(tmp_path, "answer_slots = 3\n")
+    settings = Settings.from_env(tmp_path / "data", config=config)
+    assert settings.answer_slots == 3
+    with open_store(settings) as store:
+        assert store._slots._free == 3
+    monkeypatch.setenv("WORKANALYTICS_ANSWER_SLOTS", "-1")
+    with pytest.raises(ValueError, match="WORKANALYTICS_ANSWER_SLOTS must be >= 0"):
+        Settings.from_env(config=config)
+    monkeypatch.setenv("WORKANALYTICS_ANSWER_SLOTS", "0")
+    with open_store(Settings.from_env(tmp_path / "data")) as store:
+        assert store._slots._free == len(os.sched_getaffinity(0))
 
 
 @pytest.mark.parametrize("value", ["lots", "2", "GB", "-1GB"])

@@ -37,11 +37,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -180,17 +180,19 @@ def measure_ingest(
     files = [legs] if isinstance(legs, Path) else list(legs)
     shutil.rmtree(data_dir, ignore_errors=True)
     store = ["--store", store_url] if store_url else []
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "workanalytics", "--data-dir", str(data_dir), *store, "ingest",
-         *map(str, files), *extra, "--no-progress", "--output-format", "json"],
-        stdout=subprocess.PIPE,
-    )  # fmt: skip
-    _pid, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - started
-    out = child.stdout.read() if child.stdout else b""
-    if status != 0:
-        raise SystemExit(f"ingest failed: {out.decode(errors='replace')}")
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "status"
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [*command_reporting_peak(peak_file), "--data-dir", str(data_dir), *store, "ingest",
+             *map(str, files), *extra, "--no-progress", "--output-format", "json"],
+            stdout=subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = child.communicate()
+        elapsed = time.perf_counter() - started
+        if child.returncode != 0:
+            raise SystemExit(f"ingest failed: {out.decode(errors='replace')}")
+        peak = peak_kb(peak_file)
     reports = orjson.loads(out)
     if len(reports) != len(files):
         raise SystemExit(f"ingest stored {len(reports)} of {len(files)} files")
@@ -200,8 +202,28 @@ def measure_ingest(
         "legs": stored,
         "seconds": round(elapsed, 3),
         "legs_per_s": round(stored / elapsed),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak / 1024, 1),
     }
+
+
+def command_reporting_peak(peak_file: Path) -> list[str]:
+    """The command line of ``workanalytics`` in a child that writes its own peak memory
+    (``VmHWM``) to ``peak_file`` on exit. Its ``ru_maxrss`` would not do: through vfork
+    and exec, Linux carries the parent's high-water mark into the child."""
+    return [sys.executable, "-c", (
+        "import atexit, pathlib, sys\n"
+        "status, peak = pathlib.Path('/proc/self/status'), pathlib.Path(sys.argv.pop(1))\n"
+        "atexit.register(lambda: peak.write_text(status.read_text()))\n"
+        "from workanalytics.cli import main; main()\n"
+    ), str(peak_file)]  # fmt: skip
+
+
+def peak_kb(status_file: Path) -> int:
+    """``VmHWM`` of a copy of ``/proc/PID/status``, in kB."""
+    for line in status_file.read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise SystemExit(f"no VmHWM in {status_file}")
 
 
 def raw_summary_sql(

@@ -26,6 +26,7 @@ LOGIN_WINDOW_ENV = "WORKANALYTICS_LOGIN_WINDOW"
 CONFIG_ENV = "WORKANALYTICS_SERVER_CONFIG"
 MEMORY_LIMIT_ENV = "WORKANALYTICS_MEMORY_LIMIT"
 INGEST_MEMORY_LIMIT_ENV = "WORKANALYTICS_INGEST_MEMORY_LIMIT"
+ANSWER_SLOTS_ENV = "WORKANALYTICS_ANSWER_SLOTS"
 #: DuckDB's ceiling while it answers: the rollups and recent legs stay in its buffers.
 DEFAULT_MEMORY_LIMIT = "2GB"
 #: DuckDB's ceiling while it ingests a file; beyond it work spills to disk. 10 million legs
@@ -44,6 +45,7 @@ CONFIG_KEYS = {
     "retention_years": RETENTION_ENV,
     "memory_limit": MEMORY_LIMIT_ENV,
     "ingest_memory_limit": INGEST_MEMORY_LIMIT_ENV,
+    "answer_slots": ANSWER_SLOTS_ENV,
     "token_lifetime": TOKEN_LIFETIME_ENV,
     "login_failures_per_user": LOGIN_LIMIT_USER_ENV,
     "login_failures_per_address": LOGIN_LIMIT_ADDR_ENV,
@@ -103,6 +105,9 @@ class Settings:
     #: DuckDB's memory ceiling; work beyond it spills to the data dir.
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     ingest_memory_limit: str = DEFAULT_INGEST_MEMORY_LIMIT
+    #: Answers the embedded store builds at once (the rest wait in arrival order); 0 is
+    #: one per CPU this process may use. Set it to a container's CPU quota.
+    answer_slots: int = 0
     #: Seconds an access token lives (``expires_in``).
     token_lifetime_s: int = 1800
     throttle_limits: ThrottleLimits = field(default_factory=ThrottleLimits)
@@ -146,6 +151,7 @@ class Settings:
             ingest_memory_limit=_env_size(
                 INGEST_MEMORY_LIMIT_ENV, DEFAULT_INGEST_MEMORY_LIMIT, env=env
             ),
+            answer_slots=_env_int(ANSWER_SLOTS_ENV, 0, env=env),
             token_lifetime_s=_env_int(TOKEN_LIFETIME_ENV, 1800, minimum=60, env=env),
             throttle_limits=ThrottleLimits(
                 per_username=_env_int(LOGIN_LIMIT_USER_ENV, 5, minimum=1, env=env),

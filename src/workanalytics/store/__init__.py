@@ -39,6 +39,7 @@ def open_store(settings: Settings, *, read_only: bool = False) -> LegStore:
         memory_limit=settings.memory_limit,
         ingest_memory_limit=settings.ingest_memory_limit,
         read_only=read_only,
+        answer_slots=settings.answer_slots or None,
     )
 
 
