@@ -349,3 +349,18 @@ def test_a_plan_that_only_adds_reads_each_partial_day_inside_the_window():
         UtcWindow(day + 30 * DAY_MS, month.end_ms),
     )
     assert plan.raw_less == ()
+
+
+@settings(max_examples=100)
+@given(a=_MS, b=_MS)
+def test_a_plans_span_sql_names_only_its_own_parameters(a, b):
+    """Each engine writes a plan's spans by spans_sql and binds parameters(): the two must
+    name the same parameters, and a piece without spans must match no row."""
+    plan = plan_window(UtcWindow(min(a, b), max(a, b)))
+    for piece, spans in (("raw", plan.raw), ("raw_less", plan.raw_less), ("day", plan.days)):
+        named: list[str] = []
+        sql = plan.spans_sql(piece, lambda name, named=named: named.append(name) or f"${name}")
+        assert len(named) == 2 * len(spans)
+        assert set(named) <= set(plan.parameters())
+        if not spans:
+            assert sql == "(1 = 0)"

@@ -218,6 +218,21 @@ class WindowPlan:
             params["month_start"], params["month_end"] = self.months
         return params
 
+    def spans_sql(self, piece: str, param: Callable[[str], str]) -> str:
+        """Whether a row lies in one of the plan's ``piece`` spans (``raw`` and ``raw_less``
+        by its ``start_time``, ``day`` by its ``day``), as SQL over the parameters of
+        :meth:`parameters`, each written by ``param`` (``$name``, ``%(name)s``...)."""
+        column, spans = {
+            "raw": ("start_time", self.raw),
+            "raw_less": ("start_time", self.raw_less),
+            "day": ("day", self.days),
+        }[piece]
+        within = " OR ".join(
+            f"({column} >= {param(f'{piece}_start_{i}')} AND {column} < {param(f'{piece}_end_{i}')})"
+            for i in range(len(spans))
+        )
+        return f"({within or '1 = 0'})"
+
 
 def plan_window(window: UtcWindow, *, take_away: bool = True) -> WindowPlan:
     """The plan of ``window``; with ``take_away=False``, one that only adds (``raw_less``

@@ -359,19 +359,15 @@ class ClickHouseStore(AnswersBySql):
         parts = []
         if plan.raw:
             counted = (
-                f"(SELECT * FROM {db}.legs WHERE pbx_id IN %(pbx)s AND ({_spans('raw', plan.raw)}) "
-                f"AND {COUNTED_LEG_PREDICATE})"
+                f"(SELECT * FROM {db}.legs WHERE pbx_id IN %(pbx)s "
+                f"AND {plan.spans_sql('raw', _param)} AND {COUNTED_LEG_PREDICATE})"
             )
             parts.append(measures_sql(credits_sql(counted, carry=("sign",)), weight="sign"))
         measures = ", ".join(MEASURE_NAMES)
         if plan.days:
-            spans = " OR ".join(
-                f"(day >= %(day_start_{i})s AND day < %(day_end_{i})s)"
-                for i in range(len(plan.days))
-            )
             parts.append(
                 f"SELECT pbx_id, extension, {measures} FROM {db}.agg_day "
-                f"WHERE pbx_id IN %(pbx)s AND ({spans})"
+                f"WHERE pbx_id IN %(pbx)s AND {plan.spans_sql('day', _param)}"
             )
         if plan.months is not None:
             parts.append(
@@ -445,9 +441,5 @@ def _repeat(value: object, n: int, type_: pa.DataType | None = None) -> pa.Array
     return pa.repeat(pa.scalar(value, type_), n)
 
 
-def _spans(name: str, spans: Sequence[UtcWindow]) -> str:
-    """Whether a leg starts in one of a plan's spans of legs, by their query parameters."""
-    return " OR ".join(
-        f"(start_time >= %({name}_start_{i})s AND start_time < %({name}_end_{i})s)"
-        for i in range(len(spans))
-    )
+def _param(name: str) -> str:
+    return f"%({name})s"

@@ -233,10 +233,7 @@ class DuckDBStore(AnswersBySql):
         whole months, added. The answer's slow path, when the directory index lacks a key."""
         parts = []
         if plan.raw or plan.raw_less:
-            added, taken_away = _spans("raw", plan.raw), _spans("raw_less", plan.raw_less)
-            # One read of both: a leg taken away counts -1 times.
-            weight = f"CASE WHEN {taken_away} THEN -1 ELSE 1 END AS weight"
-            counted = _counted_legs(f"{added} OR {taken_away}", weight)
+            counted = _edge_legs(plan)
             parts.append(measures_sql(credits_sql(counted, carry=("weight",)), weight="weight"))
         rollups = _rollup_parts(plan)
         if rollups:
@@ -272,7 +269,8 @@ class DuckDBStore(AnswersBySql):
         in the index.
 
         The legs the plan adds and those it takes away are read by one query; a credit taken
-        away is summed in a second set of groups, ``n`` further on, and subtracted."""
+        away (weight -1) is summed in a second set of groups, ``n`` further on, and
+        subtracted."""
         rollups = _rollup_parts(plan)
         rolled = (
             self._pool.submit(
@@ -288,22 +286,17 @@ class DuckDBStore(AnswersBySql):
         per_row = {m: np.zeros(n, dtype=np.int64) for m in MEASURE_NAMES}
         found = True
         if plan.raw or plan.raw_less:
-            added, taken_away = _spans("raw", plan.raw), _spans("raw_less", plan.raw_less)
             legs = self._query(
-                credited_legs_sql(
-                    _counted_legs(f"{added} OR {taken_away}", f"{taken_away} AS taken_away"),
-                    _key_hash,
-                    carry=["taken_away"],
-                ),
+                credited_legs_sql(_edge_legs(plan), _key_hash, carry=["weight"]),
                 {k: v for k, v in params.items() if k == "pbx" or k.startswith("raw_")},
             )
             keys, credits = credits_from_legs(
-                {c: legs.column(c).to_numpy() for c in legs.column_names}, carry=["taken_away"]
+                {c: legs.column(c).to_numpy() for c in legs.column_names}, carry=["weight"]
             )
             rows = index.rows_of_hashes(keys)
             found = rows is not None
             if found:
-                groups = rows + n * credits["taken_away"]
+                groups = rows + n * (credits["weight"] < 0)
                 for m, values in measures_per_group(credits, groups, 2 * n).items():
                     per_row[m] += values[:n] - values[n:]
         if rolled is not None:
@@ -406,21 +399,17 @@ def _key_hash(extension: str) -> str:
     return f"hash(pbx_id, {extension})"
 
 
-def _spans(name: str, spans: Sequence[UtcWindow]) -> str:
-    """Whether a leg starts in one of a plan's spans of legs (``raw`` or ``raw_less``), by
-    their query parameters."""
-    within = " OR ".join(
-        f"(start_time >= ${name}_start_{i} AND start_time < ${name}_end_{i})"
-        for i in range(len(spans))
-    )
-    return f"({within or 'FALSE'})"
+def _param(name: str) -> str:
+    return f"${name}"
 
 
-def _counted_legs(within: str, *extra: str) -> str:
-    """Counted legs of the requested PBXs meeting ``within``, with the ``extra`` columns."""
-    columns = ", ".join(("*", *extra))
+def _edge_legs(plan: WindowPlan) -> str:
+    """Counted legs of the requested PBXs in the plan's spans of legs, with ``weight``: 1 for
+    a leg the plan adds (``raw``), -1 for one it takes away (``raw_less``)."""
+    added, taken_away = plan.spans_sql("raw", _param), plan.spans_sql("raw_less", _param)
     return (
-        f"(SELECT {columns} FROM legs WHERE list_contains($pbx, pbx_id) AND ({within}) "
+        f"(SELECT *, CASE WHEN {taken_away} THEN -1 ELSE 1 END AS weight FROM legs "
+        f"WHERE list_contains($pbx, pbx_id) AND ({added} OR {taken_away}) "
         f"AND {COUNTED_LEG_PREDICATE})"
     )
 
@@ -430,12 +419,9 @@ def _rollup_parts(plan: WindowPlan) -> str:
     measures = ", ".join(MEASURE_NAMES)
     parts = []
     if plan.days:
-        spans = " OR ".join(
-            f"(day >= $day_start_{i} AND day < $day_end_{i})" for i in range(len(plan.days))
-        )
         parts.append(
             f"SELECT pbx_id, extension, {measures} FROM agg_day "
-            f"WHERE list_contains($pbx, pbx_id) AND ({spans})"
+            f"WHERE list_contains($pbx, pbx_id) AND {plan.spans_sql('day', _param)}"
         )
     if plan.months is not None:
         parts.append(

@@ -122,8 +122,8 @@ def _reporting_progress(
         yield
         return
     settings = ("enable_progress_bar", "enable_progress_bar_print")
-    before = con.execute(f"SELECT {', '.join(f'current_setting({lit(s)})' for s in settings)}")
-    before = before.fetchone()
+    current = ", ".join(f"current_setting({lit(s)})" for s in settings)
+    before = con.execute(f"SELECT {current}").fetchone()
     # Tracked, so query_progress() answers, and never drawn on stdout.
     con.execute("SET enable_progress_bar_print = false")
     con.execute("SET enable_progress_bar = true")
