@@ -26,6 +26,7 @@ from workanalytics.metrics import (
 )
 from workanalytics.store.answer import _HALVED_FROM_ROWS as HALVED
 from workanalytics.store.answer import DirectoryIndex, _json_workers, answer_of
+from workanalytics.store.duckdb_store import _add_by_row
 from workanalytics.timewindow import UtcWindow
 
 from conftest import Leg, StoreHelper
@@ -236,3 +237,31 @@ def test_an_answer_read_across_a_commit_is_read_again_from_one_snapshot(helper):
     store._measures_per_row = inner
     assert row["External_Inbound_Total"] == 2  # all of the database after the commit
     assert store.extension_summary(["acme"], window).as_dicts() == [row]
+
+
+def test_rollup_rows_of_one_key_are_all_added():
+    """One day's rollup rows are read ungrouped, one per key; should a key come twice, both
+    rows count."""
+    per_row = {m: np.zeros(3, dtype=np.int64) for m in MEASURE_NAMES}
+    measures = {m: np.array([1, 10, 100], dtype=np.int64) for m in MEASURE_NAMES}
+    _add_by_row(per_row, np.array([2, 0, 2]), measures)
+    assert all(v.tolist() == [10, 0, 101] for v in per_row.values())
+    _add_by_row(per_row, np.array([0, 1, 2]), measures)
+    assert all(v.tolist() == [11, 10, 201] for v in per_row.values())
+
+
+def test_a_null_in_an_answer_query_takes_the_slow_path(helper):
+    """Numpy has no null: a query giving one is answered by the SQL path instead."""
+    assert helper.store._columns("SELECT 1 AS a UNION ALL SELECT NULL", {}) is None
+    assert helper.store._columns("SELECT 1 AS a", {})["a"].tolist() == [1]
+    helper.add([Leg()])
+    window = UtcWindow(Leg().start_time, Leg().start_time + 1)  # raw legs only
+    expected = helper.summary(window=window)
+    store = helper.store
+    inner = store._columns
+    store._columns = lambda sql, params: None
+    try:
+        assert helper.summary(window=window) == expected
+    finally:
+        store._columns = inner
+    assert expected[0]["External_Inbound_Total"] == 1

@@ -17,7 +17,7 @@ _api_key_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 _bearer_scheme = HTTPBearer(auto_error=False, bearerFormat="JWT")
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     return request.app.state.services
 
 
