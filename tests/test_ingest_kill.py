@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -104,6 +105,7 @@ def big_table(n: int = N) -> pa.Table:
 class Big:
     parquet: Path
     csv: Path
+    jsonl: Path
     base_store: Path  # a closed store holding legs and directory rows already
     base_legs: int
 
@@ -120,6 +122,10 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Big:
         as_text = as_text.set_column(k, name, pc.cast(table[name], pa.int64()))
     csv_path = root / "legs.csv"
     pacsv.write_csv(as_text, csv_path)
+    jsonl = root / "legs.jsonl"  # JSON numbers, booleans and nulls, as a JSON writer has them
+    with duckdb.connect() as con:
+        con.register("as_text", as_text)
+        con.execute(f"COPY as_text TO '{jsonl}' (FORMAT json)")
 
     # The base store: legs the big file replaces (same identity, other values), legs it
     # does not touch, directory rows with names, and a PBX only the base knows.
@@ -136,7 +142,9 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Big:
                     {"pbx_id": "old", "extension": "55", "service_type": "RG"}]  # fmt: skip
         store.upsert_directory(read_directory_csv(write_directory_csv(root / "dir.csv", dir_rows)))
         assert store.leg_count() == OVERLAP + len(own)
-    return Big(parquet=parquet, csv=csv_path, base_store=base, base_legs=OVERLAP + len(own))
+    return Big(
+        parquet=parquet, csv=csv_path, jsonl=jsonl, base_store=base, base_legs=OVERLAP + len(own)
+    )
 
 
 def fingerprint(store_path: Path) -> dict[str, tuple]:
@@ -226,9 +234,9 @@ def test_killed_ingest_leaves_the_store_as_it_was(big: Big, after, tmp_path: Pat
     assert mid_ingest_kills >= 1, "no kill landed in the middle of an ingest"
 
 
-@pytest.mark.parametrize("kind", ["parquet", "csv"])
+@pytest.mark.parametrize("kind", ["parquet", "csv", "jsonl"])
 def test_a_million_legs_ingest_with_bounded_memory(big: Big, after, tmp_path: Path, kind):
-    legs = big.parquet if kind == "parquet" else big.csv
+    legs = getattr(big, kind)
     data = copy_store(big.base_store, tmp_path / "data").parent
     # Launched with `python -c`, where DuckDB would think it runs interactively and draw
     # progress bars on stdout: the JSON must still be alone there. On its way out the child
@@ -259,5 +267,5 @@ def test_a_million_legs_ingest_with_bounded_memory(big: Big, after, tmp_path: Pa
             "SELECT count(*) FROM legs WHERE pbx_id IN ('acme', 'beta', 'gamma') "
             "AND callee_name IS NULL"
         ).fetchone() == (N,)
-    # CSV (instants as epoch ms text) and Parquet (timestamps) give the very same store
+    # CSV and JSON Lines (instants as epoch ms) and Parquet (timestamps): the very same store
     assert fingerprint(data / "legs.duckdb") == after
