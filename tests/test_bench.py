@@ -45,6 +45,10 @@ def results(tmp_path_factory):
 
 def test_benchmark_smoke_run_compares_every_answer(results):
     assert results["ingest"]["legs"] > 0
+    # The same generated legs, written as CSV, ingested whole.
+    assert results["csv_ingest"]["legs"] == results["csv_ingest"]["rows"]
+    assert results["csv_ingest"]["legs"] == results["ingest"]["legs"]
+    assert results["csv_ingest"]["peak_rss_mb"] > 0
     assert results["asterisk_ingest"]["rows"] == 2000
     assert set(results["windows"]) == {"day", "month", "year"}
     for w in results["windows"].values():

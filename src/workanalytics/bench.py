@@ -100,10 +100,13 @@ def windows(days: int) -> dict[str, tuple[str, str]]:
     }
 
 
-def ensure_data(extensions: int, days: int, seed: int, directory: Path) -> Path:
+def ensure_data(
+    extensions: int, days: int, seed: int, directory: Path, suffix: str = ".parquet"
+) -> Path:
+    """The generated legs (cached): the same legs in whichever format ``suffix`` names."""
     from workanalytics.generate import generate_company
 
-    path = directory / f"legs-{extensions}x{days}-s{seed}.parquet"
+    path = directory / f"legs-{extensions}x{days}-s{seed}{suffix}"
     if not path.exists():
         directory.mkdir(parents=True, exist_ok=True)
         print(f"generating {extensions} extensions x {days} days -> {path}", file=sys.stderr)
@@ -936,13 +939,20 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.dir / f"store-{legs.stem}"
     ingest = measure_ingest(legs, data_dir)
     print(f"ingest: {ingest}", file=sys.stderr)
+    # The same legs as canonical CSV, into a store of their own.
+    as_csv = ensure_data(args.extensions, args.days, args.seed, args.dir, ".csv")
+    csv_ingest = measure_ingest(as_csv, args.dir / "store-csv")
+    shutil.rmtree(args.dir / "store-csv", ignore_errors=True)  # a second copy of every leg
+    print(f"CSV ingest: {csv_ingest}", file=sys.stderr)
     master = make_master_csv(args.dir / f"Master-{args.asterisk_rows}.csv", args.asterisk_rows)
     asterisk = measure_ingest(
         master, args.dir / "store-asterisk", "--format", "asterisk-csv", "--source-tz", TIME_ZONE
     )
     asterisk["rows_per_s"] = round(asterisk["rows"] / asterisk["seconds"])
     print(f"asterisk ingest: {asterisk}", file=sys.stderr)
-    results: dict[str, dict] = {"ingest": ingest, "asterisk_ingest": asterisk, "windows": {}}
+    results: dict[str, dict] = {
+        "ingest": ingest, "csv_ingest": csv_ingest, "asterisk_ingest": asterisk, "windows": {}
+    }  # fmt: skip
 
     with contextlib.ExitStack() as cleanup:  # whatever happens, every server stops
         # ClickHouse loads first, alone on the machine: its ingest is measured like the
@@ -1143,6 +1153,11 @@ def _print_table(results: dict) -> None:
     console.print(
         f"ingest: {ingest['legs']:,} legs in {ingest['seconds']} s = "
         f"{ingest['legs_per_s']:,} legs/s, peak RSS {ingest['peak_rss_mb']} MB"
+    )
+    c = results["csv_ingest"]
+    console.print(
+        f"the same legs as CSV: {c['legs']:,} legs in {c['seconds']} s = "
+        f"{c['legs_per_s']:,} legs/s, peak RSS {c['peak_rss_mb']} MB"
     )
     a = results["asterisk_ingest"]
     console.print(
