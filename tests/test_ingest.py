@@ -739,6 +739,22 @@ def test_directory_csv_round_trip_via_conftest(tmp_path: Path, store_helper: Sto
     assert store_helper.store.pbx_ids() == ["acme"]
 
 
+def test_csv_words_a_reader_might_take_for_null_stay_text(store_helper):
+    """Only an empty field is absent: a callee written NULL, or a caller named NA, is text."""
+    words = ["NULL", "NA", "nan", "N/A", "null", "#N/A", "NaN", "n/a"]
+    legs = [
+        Leg(call_id=f"c{i}", callee=w, callee_ext=None, caller_name=w, dnis=w)
+        for i, w in enumerate(words)
+    ]
+    helper = store_helper
+    report = helper.add(legs)
+    assert report.legs_stored == len(words)
+    rows = helper.store.con.execute(
+        "SELECT callee, caller_name, dnis, callee_ext FROM legs ORDER BY call_id"
+    ).fetchall()
+    assert sorted(rows) == sorted((w, w, w, None) for w in words)
+
+
 # --- JSON Lines specifics ----------------------------------------------------------------
 
 

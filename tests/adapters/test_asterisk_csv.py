@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from workanalytics import directory
 from workanalytics.cli import main
-from workanalytics.ingest.asterisk import AsteriskCsvSource, zone_hours
+from workanalytics.ingest.asterisk import AsteriskCsvSource, arrow_csv_block, zone_hours
 from workanalytics.ingest.sources import SOURCE_FORMATS, SourceError, open_source
 from workanalytics.store.base import IngestRejected
 from workanalytics.store.duckdb_store import DuckDBStore
@@ -633,3 +633,10 @@ def test_cli_pbx_option_names_the_pbx(tmp_path: Path):
     assert done.exit_code == 0, done.output
     listed = runner.invoke(main, ["--data-dir", data, "pbx", "list", "--format", "csv"])
     assert listed.output.splitlines() == ["pbx_id", "branch-2"]
+
+
+def test_unquoted_words_a_reader_might_take_for_null_stay_text():
+    """cdr_custom and ODBC exports leave fields unquoted: NULL or NA there is text, and only
+    an empty field is absent, as the line-by-line reader has it."""
+    table = arrow_csv_block(b"NULL,NA,,nan\n", ["src", "clid", "dst", "lastdata"])
+    assert table.to_pylist() == [{"src": "NULL", "clid": "NA", "dst": None, "lastdata": "nan"}]

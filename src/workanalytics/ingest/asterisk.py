@@ -590,6 +590,8 @@ def arrow_csv_block(block: bytes, names: Sequence[str | None]) -> pa.Table | Non
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in columns},
                 strings_can_be_null=True,
+                # Only an empty field: Arrow's default also nulls NA, NULL, nan, N/A...
+                null_values=[""],
                 quoted_strings_can_be_null=False,
                 include_columns=[n for n in names if n],
             ),

@@ -231,6 +231,8 @@ class CsvSource(LegSource):
                 convert_options=pacsv.ConvertOptions(
                     column_types={n: pa.string() for n in names},
                     strings_can_be_null=True,
+                    # Only an empty field: Arrow's default also nulls NA, NULL, nan, N/A...
+                    null_values=[""],
                     quoted_strings_can_be_null=False,
                     include_columns=[n for n in names if n in COLUMN_NAMES],
                 ),
