@@ -755,6 +755,31 @@ def test_csv_words_a_reader_might_take_for_null_stay_text(store_helper):
     assert sorted(rows) == sorted((w, w, w, None) for w in words)
 
 
+def test_a_csv_record_longer_than_the_reader_s_blocks_is_read_in_bigger_ones(
+    tmp_path, store_helper
+):
+    """A field of several MB straddles Arrow's blocks: the reader goes on in bigger blocks
+    from that line, and the lines around it keep their numbers."""
+    long_name = "x" * (3 * sources_module.CSV_BLOCK_BYTES)
+    legs = [Leg(call_id=f"c{i}", caller_name="short") for i in range(3000)]
+    legs[2000] = replace(legs[2000], caller_name=long_name)
+    path = write_legs_csv(tmp_path / "long.csv", legs)
+    lines = path.read_text().split("\n")
+    lines.insert(1500, "")  # a blank line before it: line 1501, so leg i is on line i + 3 after it
+    bad = _bad(leg_id="0")
+    lines[-1:-1] = [",".join(bad[c] for c in COLUMN_NAMES)]
+    path.write_text("\n".join(lines))
+    with pytest.raises(IngestRejected) as err:
+        ingest(store_helper.store, path)
+    assert [e.where for e in err.value.errors] == [f"{path}:3003"]
+    report = ingest(store_helper.store, path, skip_invalid=True)
+    assert (report.legs_stored, report.rejected) == (3000, 1)
+    (stored,) = store_helper.store.con.execute(
+        "SELECT length(caller_name) FROM legs WHERE call_id = 'c2000'"
+    ).fetchone()
+    assert stored == len(long_name)
+
+
 # --- JSON Lines specifics ----------------------------------------------------------------
 
 

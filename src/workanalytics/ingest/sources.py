@@ -72,6 +72,8 @@ BLOCK_BYTES = 16 << 20
 #: ahead of its reader, so memory grows with the block: 16 MB blocks held 630 MB of Arrow
 #: memory and took an ingest of ten million legs past 1.5 GB. 2 MB is as fast.
 CSV_BLOCK_BYTES = 2 << 20
+#: Blocks grow up to this for a record longer than a block (a multi-megabyte field).
+CSV_MAX_BLOCK_BYTES = 1 << 30
 PARQUET_BATCH_ROWS = 256 * 1024
 
 #: Called with (bytes or rows done, total) as a reader advances.
@@ -219,26 +221,8 @@ class CsvSource(LegSource):
         names = self._header()
         self._check_columns(names)
         total = self.path.stat().st_size
-        try:
-            reader = pacsv.open_csv(
-                self.path,
-                read_options=pacsv.ReadOptions(
-                    column_names=names, skip_rows=1, block_size=CSV_BLOCK_BYTES
-                ),
-                # Blank lines come back as rows of nulls (dropped below), so that the line
-                # numbers of the rows after them stay true.
-                parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names},
-                    strings_can_be_null=True,
-                    # Only an empty field: Arrow's default also nulls NA, NULL, nan, N/A...
-                    null_values=[""],
-                    quoted_strings_can_be_null=False,
-                    include_columns=[n for n in names if n in COLUMN_NAMES],
-                ),
-            )
-        except pa.ArrowInvalid as exc:
-            raise SourceError(self.path, f"not a readable CSV file: {exc}") from None
+        block = CSV_BLOCK_BYTES
+        reader = self._reader(names, block, skip_rows=1)
         next_line = 2  # line 1 is the header; one record per line
         done = 0
         while True:
@@ -247,6 +231,11 @@ class CsvSource(LegSource):
             except StopIteration:
                 break
             except pa.ArrowInvalid as exc:
+                # A record longer than about two blocks: read on from it in bigger ones.
+                if "straddl" in str(exc) and block < CSV_MAX_BLOCK_BYTES:
+                    block *= 8
+                    reader = self._reader(names, block, skip_rows=next_line - 1)
+                    continue
                 raise SourceError(self.path, f"near line {next_line}: {exc}") from None
             n = batch.num_rows
             lines = pa.array(np.arange(next_line, next_line + n, dtype=np.int64))
@@ -260,6 +249,29 @@ class CsvSource(LegSource):
                     table, lines = table.filter(filled), lines.filter(filled.combine_chunks())
             yield _to_raw(table, lines)
         self._progress(total, total)
+
+    def _reader(self, names: list[str], block: int, skip_rows: int) -> pacsv.CSVStreamingReader:
+        """Arrow's reader of the file's records as text, from line ``skip_rows + 1``."""
+        try:
+            return pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(
+                    column_names=names, skip_rows=skip_rows, block_size=block
+                ),
+                # Blank lines come back as rows of nulls (dropped by the caller), so that the
+                # line numbers of the rows after them stay true.
+                parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=True,
+                    # Only an empty field: Arrow's default also nulls NA, NULL, nan, N/A...
+                    null_values=[""],
+                    quoted_strings_can_be_null=False,
+                    include_columns=[n for n in names if n in COLUMN_NAMES],
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            raise SourceError(self.path, f"not a readable CSV file: {exc}") from None
 
 
 def _split_lines(block: bytes, first_line: int) -> tuple[pa.Array, pa.Array]:
