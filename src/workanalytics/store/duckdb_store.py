@@ -266,7 +266,7 @@ class DuckDBStore(AnswersBySql):
         by DuckDB, the two at once (on two cores, the rollups' query runs while the raw legs
         are read and summed). Keys travel as DuckDB's hash of (PBX, extension), not as
         strings, which cost more to hand over than everything else. None when a hash is not
-        in the index.
+        in the index, or a query gave a NULL: the caller then answers by SQL alone.
 
         The legs the plan adds and those it takes away are read by one query; a credit taken
         away (weight -1) is summed in a second set of groups, ``n`` further on, and
