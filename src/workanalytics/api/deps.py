@@ -24,6 +24,10 @@ async def services(request: Request) -> Services:
 def api_key(
     secret: str | None = Depends(_api_key_scheme), svc: Services = Depends(services)
 ) -> ApiKey:
+    return _checked_api_key(secret, svc)
+
+
+def _checked_api_key(secret: str | None, svc: Services) -> ApiKey:
     key = svc.control.lookup_api_key(secret)
     if key is None:
         raise errors.invalid_api_key()
@@ -41,10 +45,13 @@ def admin_api_key(key: ApiKey = Depends(api_key)) -> ApiKey:
 
 def current_user(
     request: Request,
-    key: ApiKey = Depends(api_key),
+    secret: str | None = Depends(_api_key_scheme),
     _scheme: HTTPAuthorizationCredentials | None = Depends(_bearer_scheme),
     svc: Services = Depends(services),
 ) -> User:
+    """The token's user, once the API key is known: both checks in one function, so one
+    trip to the thread pool rather than two (half a millisecond of every report)."""
+    key = _checked_api_key(secret, svc)  # the API key first, as 8x8 checks it
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme != "Bearer" or not token:
