@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from workanalytics.ingest import open_source
+from workanalytics.ingest.sources import ROW_GROUP_ROWS
 from workanalytics.store import DuckDBStore
-from workanalytics.store.staging import ROW_GROUP_ROWS
 
 T = 1_772_370_000_000  # 2026-03-01T13:00:00Z
 N = 3 * ROW_GROUP_ROWS + 1_000  # several row groups: ordering shows only across them
@@ -35,11 +36,17 @@ def _legs(start_times: np.ndarray, call_ids: np.ndarray) -> pa.Table:
     )
 
 
-def _stored(tmp_path: Path, table: pa.Table) -> tuple[pa.Table, list[int]]:
+def _stored(
+    tmp_path: Path, table: pa.Table, suffix: str = ".parquet"
+) -> tuple[pa.Table, list[int]]:
     """The stored legs in storage order, and the span of start times of each row group."""
-    pq.write_table(table, tmp_path / "legs.parquet")
+    path = tmp_path / f"legs{suffix}"
+    if suffix == ".csv":
+        pacsv.write_csv(table, path)
+    else:
+        pq.write_table(table, path)
     with DuckDBStore(tmp_path / "data" / "legs.duckdb") as store:
-        store.ingest(open_source(tmp_path / "legs.parquet"))
+        store.ingest(open_source(path))
         stored = store.con.sql("SELECT start_time, call_id FROM legs ORDER BY rowid")
         # Only that insert runs unordered: the next file is staged in its own order again.
         assert store.con.sql("SELECT current_setting('preserve_insertion_order')").fetchall() == [
@@ -72,6 +79,20 @@ def test_a_file_in_time_order_give_or_take_an_hour_is_stored_unsorted_but_cluste
     month = times.max() - times.min()
     assert len(spans) >= 8
     assert sum(span > month / 3 for span in spans) <= 2
+
+
+def test_a_csv_file_in_time_order_is_stored_in_row_groups_of_its_own_stretches(tmp_path, rng):
+    # A file read by pyarrow reaches DuckDB as a stream: in batches of one row group each,
+    # every row group of the store holds one stretch of the file, as if sorted (it used to
+    # hold interleaved rows from two stretches, or more).
+    n = 8 * ROW_GROUP_ROWS
+    ends = T + np.sort(rng.integers(0, 30 * 86_400_000, n))
+    starts = ends - rng.integers(0, 3_600_000, n)
+    stored, spans = _stored(tmp_path, _legs(starts, np.arange(n)), ".csv")
+    assert sorted(stored.column("call_id").to_pylist()) == sorted(str(i) for i in range(n))
+    share = (ends.max() - ends.min()) / 8
+    assert len(spans) == 8
+    assert max(spans) <= 1.25 * share, [round(span / share, 2) for span in spans]
 
 
 def test_a_file_out_of_order_is_stored_sorted_by_start_time(tmp_path, rng):

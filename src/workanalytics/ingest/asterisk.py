@@ -139,6 +139,7 @@ import pyarrow.csv as pacsv
 from workanalytics.ingest.eightbyeight import FALLBACK_EXTENSION_PATTERN
 from workanalytics.ingest.sources import (
     RAW_SCHEMA,
+    ROW_GROUP_ROWS,
     LegSource,
     SourceError,
     _blocks,
@@ -300,8 +301,8 @@ HOUR_MS = 3_600_000
 _SNIFF_BYTES = 1 << 16
 #: Blocks parsed at once (Arrow and DuckDB release the GIL).
 _WORKERS = 2
-#: Rows per batch handed to the store.
-_RESULT_ROWS = 128 * 1024
+#: Rows per batch handed to the store: a row group, which the stream passes on as it is.
+_RESULT_ROWS = ROW_GROUP_ROWS
 
 
 # --- shared with the FreeSWITCH adapter ---------------------------------------------------

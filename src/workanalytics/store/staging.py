@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from workanalytics.ingest.sources import LegSource, ProgressCallback, SourceError
+from workanalytics.ingest.sources import ROW_GROUP_ROWS, LegSource, ProgressCallback, SourceError
 from workanalytics.legs import (
     COLUMN_NAMES,
     IDENTITY,
@@ -34,10 +34,6 @@ LEG_COLUMNS_SQL = ", ".join(q(c) for c in COLUMN_NAMES)
 TEMP_TABLES = ("staged", "deduped", "old", "delta_day", "delta")
 TEMP_VIEWS = ("good",)
 _VIEWS = ("raw_source", "raw_again")
-
-
-#: Rows of a DuckDB row group: the grain at which zone maps find a window's legs.
-ROW_GROUP_ROWS = 122_880
 
 
 def stage(

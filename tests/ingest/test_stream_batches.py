@@ -1,0 +1,53 @@
+"""A stream reaches DuckDB in batches of one row group: same rows, same order, whole groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workanalytics.ingest import sources
+from workanalytics.ingest.sources import in_row_groups
+
+SCHEMA = pa.schema([("n", pa.int64()), ("text", pa.string())])
+
+
+def _batches(sizes: list[int]) -> list[pa.RecordBatch]:
+    out, start = [], 0
+    for size in sizes:
+        n = np.arange(start, start + size, dtype=np.int64)
+        out.append(
+            pa.RecordBatch.from_arrays([pa.array(n), pa.array(n.astype(str))], schema=SCHEMA)
+        )
+        start += size
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 40), max_size=30),
+    group=st.integers(1, 25),
+    max_bytes=st.sampled_from([1 << 30, 200, 1]),
+)
+def test_rows_come_in_order_in_whole_row_groups(sizes, group, max_bytes):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sources, "ROW_GROUP_ROWS", group)
+        patch.setattr(sources, "STREAM_BATCH_MAX_BYTES", max_bytes)
+        out = list(in_row_groups(iter(_batches(sizes)), SCHEMA))
+    total = sum(sizes)
+    # Every row once, in order, as one chunk per batch.
+    joined = pa.Table.from_batches(out, SCHEMA)
+    assert joined.column("n").to_pylist() == list(range(total))
+    assert joined.column("text").to_pylist() == [str(i) for i in range(total)]
+    assert all(b.num_rows > 0 for b in out)
+    assert all(b.num_rows <= group for b in out[:-1])
+    if max_bytes == 1 << 30:
+        # No byte cap reached: whole row groups, and a shorter last batch.
+        assert [b.num_rows for b in out] == [group] * (total // group) + (
+            [total % group] if total % group else []
+        )
+    else:
+        # Cut early, never late: a batch ends at a row group or where the bytes ran over.
+        assert len(out) >= -(-total // group)
