@@ -37,9 +37,11 @@ def results(tmp_path_factory):
         "--clickhouse-file-legs", str(CLICKHOUSE_FILE_LEGS),
     ]  # fmt: skip
     assert bench.main(args) == 0
-    # PostgreSQL's and ClickHouse's files go with them: they are a copy of every leg.
+    # PostgreSQL's, ClickHouse's and the DuckDB copy's files go with them: each is a copy
+    # of every leg.
     assert not (tmp / "postgres").exists()
     assert not (tmp / "clickhouse").exists()
+    assert not (tmp / "copy").exists()
     return orjson.loads(out.read_bytes())
 
 
@@ -50,6 +52,11 @@ def test_benchmark_smoke_run_compares_every_answer(results):
     assert results["csv_ingest"]["legs"] == results["ingest"]["legs"]
     assert results["csv_ingest"]["peak_rss_mb"] > 0
     assert results["asterisk_ingest"]["rows"] == 2000
+    # DuckDB alone copied every row of both files, and its copy is gone again.
+    for ingest in (results["ingest"], results["csv_ingest"]):
+        copy = ingest["duckdb_copy"]
+        assert copy["rows"] == ingest["rows"]
+        assert copy["seconds"] > 0 and copy["legs_per_s"] > 0
     assert set(results["windows"]) == {"day", "month", "year"}
     for w in results["windows"].values():
         assert w["rows"] > 0
