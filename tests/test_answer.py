@@ -25,7 +25,7 @@ from workanalytics.metrics import (
     measures_per_group,
 )
 from workanalytics.store.answer import _HALVED_FROM_ROWS as HALVED
-from workanalytics.store.answer import DirectoryIndex, _json_workers, answer_of
+from workanalytics.store.answer import DirectoryIndex, _json_workers, _numbers_json, answer_of
 from workanalytics.store.duckdb_store import _add_by_row
 from workanalytics.timewindow import UtcWindow
 
@@ -265,3 +265,15 @@ def test_a_null_in_an_answer_query_takes_the_slow_path(helper):
     finally:
         store._columns = inner
     assert expected[0]["External_Inbound_Total"] == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=50),
+    step=st.sampled_from([1, 2]),
+)
+def test_numbers_are_written_as_orjson_writes_them_each_with_its_comma(values, step):
+    # Any int64, a column or a strided view of one (a slice of the answer's half).
+    array = np.array(values * step, dtype=np.int64)[::step]
+    written = _numbers_json(array)
+    assert written.to_pylist() == [orjson.dumps(int(v)).decode() + "," for v in array]
