@@ -116,13 +116,17 @@ def _blank_to_null(expr: str) -> str:
 
 
 def _instant_ms(expr: str) -> str:
-    """Epoch ms from integer text, or from ISO-8601 with an offset (floored to the ms)."""
+    """Epoch ms from integer text, or from ISO-8601 with an offset (floored to the ms).
+
+    No text matches both patterns (an ISO instant has a ':'), so the order of the tests is
+    free: ISO first, the common case in text files, which then skips the other regular
+    expression (a fifth of what reading CSV instants costs)."""
     v = _blank_to_null(expr)
     return (
-        f"CASE WHEN regexp_full_match({v}, '-?[0-9]{{1,{INSTANT_MAX_DIGITS}}}') "
-        f"THEN TRY_CAST({v} AS BIGINT) "
-        f"WHEN regexp_full_match({v}, {lit(ISO_INSTANT_PATTERN)}) "
-        f"THEN CAST(floor(epoch_us(TRY_CAST({v} AS TIMESTAMPTZ)) / 1000.0) AS BIGINT) END"
+        f"CASE WHEN regexp_full_match({v}, {lit(ISO_INSTANT_PATTERN)}) "
+        f"THEN CAST(floor(epoch_us(TRY_CAST({v} AS TIMESTAMPTZ)) / 1000.0) AS BIGINT) "
+        f"WHEN regexp_full_match({v}, '-?[0-9]{{1,{INSTANT_MAX_DIGITS}}}') "
+        f"THEN TRY_CAST({v} AS BIGINT) END"
     )
 
 
