@@ -20,6 +20,7 @@ from workanalytics import __version__, ui
 from workanalytics.api import errors
 from workanalytics.api.routes import admin, extsum, health, token
 from workanalytics.api.services import Services
+from workanalytics.auth import passwords
 from workanalytics.store import StoreError
 
 BASE_PATH = "/analytics/work"
@@ -135,6 +136,7 @@ def create_app(svc: Services) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = svc
+    passwords.prepare_logins()
     for router in (token.router, extsum.router, admin.router):
         app.include_router(router, prefix=BASE_PATH)
     app.include_router(health.router)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _HASHER = PasswordHasher()
-# Verified against when the user does not exist, so a login for an unknown username takes as
-# long as one with a wrong password.
-_DUMMY_HASH = _HASHER.hash("workanalytics-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a login for an unknown username
+    takes as long as one with a wrong password. Made when a server starts (see
+    :func:`prepare_logins`), not on import: hashing takes 0.1 s, which every command that
+    touches the control plane (an ingest...) paid."""
+    return _HASHER.hash("workanalytics-dummy-password")
+
+
+def prepare_logins() -> None:
+    """Make the dummy hash now, so that no login, not even the first, pays for it."""
+    _dummy_hash()
 
 
 def hash_password(password: str) -> str:
@@ -18,6 +31,8 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str | None, password: str) -> bool:
     """True when ``password`` matches; always does one full argon2 verification."""
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _HASHER.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
