@@ -283,7 +283,8 @@ class CsvSource(LegSource):
             done += batch.nbytes
             self._progress(min(done, total), total)
             table = pa.Table.from_batches([batch])
-            if n and table.num_columns:
+            # A column without nulls means no row is blank: no need to look at every cell.
+            if n and table.num_columns and all(c.null_count for c in table.columns):
                 filled = functools.reduce(pc.or_, (pc.is_valid(c) for c in table.columns))
                 if not pc.all(filled).as_py():
                     table, lines = table.filter(filled), lines.filter(filled.combine_chunks())
