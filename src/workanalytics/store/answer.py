@@ -39,12 +39,11 @@ _KEY_SEPARATOR = "\x00"
 #: The directory fields an answer object starts and ends with; numeric fields sit between.
 _NUMERIC_AT = [i for i, f in enumerate(FIELDS) if f.kind != "directory"]
 _HEAD, _TAIL = FIELDS[: _NUMERIC_AT[0]], FIELDS[_NUMERIC_AT[-1] + 1 :]
-assert len(_NUMERIC_AT) == _NUMERIC_AT[-1] + 1 - _NUMERIC_AT[0], (
-    "directory fields must open or close an answer object"
+# The numeric fields sit together, and a directory field follows the last of them: each
+# number is written with the comma after it (see _numbers_json).
+assert _HEAD and _TAIL and len(_NUMERIC_AT) == _NUMERIC_AT[-1] + 1 - _NUMERIC_AT[0], (
+    "directory fields must open and close an answer object"
 )
-# Each number is written with the comma after it (see _numbers_json): a directory field
-# must come next.
-assert _HEAD and _TAIL, "directory fields must open and close an answer object"
 
 
 _DIRECTORY_SCHEMA = pa.schema([(c, pa.string()) for c in directory.COLUMNS])
@@ -178,7 +177,7 @@ class Answer:
         n = len(self)
         if n == 0:
             return b"[]"
-        numbers = self._numbers_json()
+        numbers = self._number_parts()
         if n < _HALVED_FROM_ROWS:
             return self._json_rows(numbers, 0, n).to_pybytes()
         middle = n // 2
@@ -191,7 +190,7 @@ class Answer:
         head = self._json_rows(numbers, 0, middle) if first.cancel() else first.result()
         return b"".join((head, second))
 
-    def _numbers_json(self) -> list[object]:
+    def _number_parts(self) -> list[object]:
         """The numeric fields' parts of every answer object: each field's '"Name":' and its
         numbers, each with the comma after it."""
         parts: list[object] = []
@@ -230,6 +229,7 @@ def _numbers_json(values: np.ndarray) -> pa.Array:
     One orjson call per column writes them all, three times as fast as Arrow's cast to
     strings: its '[12,0,...,7]' is then the array's data from the second byte on, with the
     closing bracket made the last comma and an offset after each comma."""
+    assert len(values), "no numbers: '[]' would read as one empty value"
     contiguous = np.ascontiguousarray(values)  # what orjson writes: a no-op for a column
     text = bytearray(orjson.dumps(contiguous, option=orjson.OPT_SERIALIZE_NUMPY))
     text[-1] = ord(",")
