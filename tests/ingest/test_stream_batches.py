@@ -35,19 +35,25 @@ def test_rows_come_in_order_in_whole_row_groups(sizes, group, max_bytes):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sources, "ROW_GROUP_ROWS", group)
         patch.setattr(sources, "STREAM_BATCH_MAX_BYTES", max_bytes)
-        out = list(in_row_groups(iter(_batches(sizes)), SCHEMA))
+        inputs = _batches(sizes)
+        out = list(in_row_groups(iter(inputs), SCHEMA))
     total = sum(sizes)
     # Every row once, in order, as one chunk per batch.
     joined = pa.Table.from_batches(out, SCHEMA)
     assert joined.column("n").to_pylist() == list(range(total))
     assert joined.column("text").to_pylist() == [str(i) for i in range(total)]
-    assert all(b.num_rows > 0 for b in out)
-    assert all(b.num_rows <= group for b in out[:-1])
+    assert all(0 < b.num_rows <= group for b in out)
     if max_bytes == 1 << 30:
         # No byte cap reached: whole row groups, and a shorter last batch.
         assert [b.num_rows for b in out] == [group] * (total // group) + (
             [total % group] if total % group else []
         )
+    elif max_bytes == 1:
+        # Every batch reaches the cap: each is handed over at once, in row groups.
+        assert [b.num_rows for b in out] == [
+            n for size in sizes for n in [group] * (size // group) + [size % group] if n
+        ]
     else:
-        # Cut early, never late: a batch ends at a row group or where the bytes ran over.
-        assert len(out) >= -(-total // group)
+        # Never more than the cap and the one batch that reached it.
+        largest = max((b.nbytes for b in inputs), default=0)
+        assert all(b.nbytes <= max_bytes + largest for b in out)
