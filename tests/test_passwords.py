@@ -26,3 +26,8 @@ def test_a_server_makes_the_dummy_hash_before_any_login():
     create_app(svc=None)  # type: ignore[arg-type] (the app only keeps it)
     assert passwords._dummy_hash.cache_info().currsize == 1
     assert not passwords.verify_password(None, "workanalytics-dummy-password")
+
+
+def test_an_empty_hash_matches_no_password():
+    assert not passwords.verify_password("", "workanalytics-dummy-password")
+    assert passwords.verify_password(passwords.hash_password("pw-1"), "pw-1")

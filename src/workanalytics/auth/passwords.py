@@ -29,10 +29,9 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """True when ``password`` matches; always does one full argon2 verification."""
+    """True when ``password`` matches; always does one full argon2 verification. No hash
+    (None, or empty) matches nothing, not even the dummy's password."""
     try:
-        return (
-            _HASHER.verify(password_hash or _dummy_hash(), password) and password_hash is not None
-        )
+        return _HASHER.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
