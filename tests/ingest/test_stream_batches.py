@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -57,3 +58,28 @@ def test_rows_come_in_order_in_whole_row_groups(sizes, group, max_bytes):
         # Never more than the cap and the one batch that reached it.
         largest = max((b.nbytes for b in inputs), default=0)
         assert all(b.nbytes <= max_bytes + largest for b in out)
+
+
+def test_batches_cut_from_one_reach_duckdb_whole():
+    # A batch of more than a row group is handed over in slices of it (uncopied, at an
+    # offset): DuckDB must read each from its offset, nulls included.
+    n = 2 * sources.ROW_GROUP_ROWS + 1_000
+    numbers = np.arange(n)
+    big = pa.record_batch(
+        {
+            "n": pa.array(numbers),
+            "text": pa.array(np.where(numbers % 7 == 0, None, numbers.astype(str))),
+        },
+        schema=SCHEMA,
+    )
+    out = list(in_row_groups(iter([big]), SCHEMA))
+    assert [b.column(0).offset for b in out] == [
+        0,
+        sources.ROW_GROUP_ROWS,
+        2 * sources.ROW_GROUP_ROWS,
+    ]
+    stream = pa.RecordBatchReader.from_batches(SCHEMA, iter(out))  # noqa: F841 (read by DuckDB)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM stream")
+    stored = con.sql("SELECT n, text FROM t ORDER BY n").to_arrow_table()
+    assert stored.equals(pa.Table.from_batches([big]))
