@@ -234,7 +234,7 @@ def measure_duckdb_copy(legs: Path, work_dir: Path) -> dict[str, float]:
             (rows,) = con.execute("SELECT count(*) FROM legs").fetchone()
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    return {"rows": rows, "seconds": round(elapsed, 3), "legs_per_s": round(rows / elapsed)}
+    return {"rows": rows, "seconds": round(elapsed, 3), "rows_per_s": round(rows / elapsed)}
 
 
 def command_reporting_peak(peak_file: Path) -> list[str]:
@@ -1178,7 +1178,7 @@ def _copy_line(ingest: dict) -> str:
     copy = ingest["duckdb_copy"]
     return (
         f"\n  DuckDB alone copies the file into a table in {copy['seconds']} s = "
-        f"{copy['legs_per_s']:,} rows/s; the ingest takes "
+        f"{copy['rows_per_s']:,} rows/s; the ingest takes "
         f"{ingest['seconds'] / copy['seconds']:.1f}x that"
     )
 
